@@ -1,0 +1,110 @@
+"""The book's build fails loudly: each injected fault makes `make book` exit non-zero.
+
+Each test builds a throwaway book in a temporary folder with the project's own
+``_config.yml``, its local Sphinx extensions and the Makefile's build command,
+so a change to any of them that lets a fault through fails here.
+"""
+
+import shutil
+import subprocess
+import textwrap
+
+import pytest
+
+pytestmark = pytest.mark.book
+
+FRONT_MATTER = textwrap.dedent(
+    """\
+    ---
+    jupytext:
+      text_representation:
+        format_name: myst
+    kernelspec:
+      name: python3
+      display_name: Python 3
+    ---
+    """
+)
+
+CLEAN_PAGE = FRONT_MATTER + textwrap.dedent(
+    """\
+    (throwaway)=
+    # A throwaway page
+
+    ```{code-cell} ipython3
+    import lossbook as lb
+    float(lb.sigmoid(0.0))
+    ```
+
+    A reference back to {ref}`throwaway`.
+    """
+)
+
+FAULTS = {
+    "a code cell that raises": (
+        "```{code-cell} ipython3\nraise RuntimeError('injected fault')\n```\n",
+        "injected fault",
+    ),
+    "a code cell that warns": (
+        "```{code-cell} ipython3\nimport warnings\nwarnings.warn('injected warning')\n```\n",
+        "stderr was found in the cell outputs",
+    ),
+    "a broken cross-reference": (
+        "See {ref}`no-such-label`.\n",
+        "no-such-label",
+    ),
+    "an unknown directive": (
+        "```{no-such-directive}\nbody\n```\n",
+        "no-such-directive",
+    ),
+    "a missing image": (
+        "![a figure that is not there](missing-figure.png)\n",
+        "missing-figure.png",
+    ),
+}
+
+
+def build_throwaway_book(repo_root, folder, page):
+    """Build a one-page book in ``folder`` with the project's configuration."""
+    shutil.copy(repo_root / "_config.yml", folder / "_config.yml")
+    shutil.copytree(repo_root / "book" / "_ext", folder / "book" / "_ext", dirs_exist_ok=True)
+    (folder / "_toc.yml").write_text("format: jb-book\nroot: book/index\n")
+    (folder / "book" / "index.md").write_text(page)
+    return subprocess.run(
+        ["make", "--no-print-directory", "book", f"BOOK_ROOT={folder}"],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_clean_throwaway_book_builds(repo_root, tmp_path):
+    """The harness itself is sound: the fault-free page builds and executes."""
+    result = build_throwaway_book(repo_root, tmp_path, CLEAN_PAGE)
+    assert result.returncode == 0, result.stdout + result.stderr
+    html = (tmp_path / "_build" / "html" / "book" / "index.html").read_text()
+    assert "0.5" in html
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_injected_fault_fails_the_build(repo_root, tmp_path, fault):
+    """A page with the fault makes the build exit non-zero and names the fault."""
+    snippet, evidence = FAULTS[fault]
+    result = build_throwaway_book(repo_root, tmp_path, CLEAN_PAGE + "\n" + snippet)
+    log = result.stdout + result.stderr
+    assert result.returncode != 0, f"{fault} did not fail the build:\n{log}"
+    assert evidence in log
+
+
+def test_editing_lossbook_re_executes_cached_notebooks(repo_root, tmp_path):
+    """A change under lossbook/ re-executes a notebook whose code cells did not change."""
+    marker = tmp_path / "lossbook" / "marker.py"
+    marker.parent.mkdir()
+    page = CLEAN_PAGE + "\n```{code-cell} ipython3\nprint(open('../lossbook/marker.py').read())\n```\n"
+    html = tmp_path / "_build" / "html" / "book" / "index.html"
+    for version in ("first-version", "second-version"):
+        marker.write_text(f"# {version}\n")
+        result = build_throwaway_book(repo_root, tmp_path, page)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"# {version}" in html.read_text()
