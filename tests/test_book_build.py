@@ -87,6 +87,24 @@ def test_clean_throwaway_book_builds(repo_root, tmp_path):
     assert "0.5" in html
 
 
+def test_framework_import_warnings_stay_off_the_page(repo_root, tmp_path):
+    """mxnet's import-time DeprecationWarnings neither fail the build nor reach the page."""
+    page = CLEAN_PAGE + textwrap.dedent(
+        """
+        ```{code-cell} ipython3
+        from mxnet import gluon, nd
+        loss = gluon.loss.L2Loss()(nd.array([[1.0, 2.0]]), nd.array([[0.0, 0.0]]))
+        float(loss.asscalar())
+        ```
+        """
+    )
+    result = build_throwaway_book(repo_root, tmp_path, page)
+    assert result.returncode == 0, result.stdout + result.stderr
+    html = (tmp_path / "_build" / "html" / "book" / "index.html").read_text()
+    assert "1.25" in html  # (1² + 2²) / 2 / 2: half the squared error, averaged over 2 values
+    assert "DeprecationWarning" not in html
+
+
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 def test_injected_fault_fails_the_build(repo_root, tmp_path, fault):
     """A page with the fault makes the build exit non-zero and names the fault."""
