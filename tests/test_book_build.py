@@ -64,12 +64,17 @@ FAULTS = {
 }
 
 
-def build_throwaway_book(repo_root, folder, page):
-    """Build a one-page book in ``folder`` with the project's configuration."""
+def build_throwaway_book(repo_root, folder, page, *chapters):
+    """Build a book of ``page`` (and optional ``chapters``) in ``folder`` with the project's configuration."""
     shutil.copy(repo_root / "_config.yml", folder / "_config.yml")
     shutil.copytree(repo_root / "book" / "_ext", folder / "book" / "_ext", dirs_exist_ok=True)
-    (folder / "_toc.yml").write_text("format: jb-book\nroot: book/index\n")
+    toc = "format: jb-book\nroot: book/index\n"
+    if chapters:
+        toc += "chapters:\n" + "".join(f"- file: book/chapter{i}\n" for i in range(len(chapters)))
+    (folder / "_toc.yml").write_text(toc)
     (folder / "book" / "index.md").write_text(page)
+    for i, chapter in enumerate(chapters):
+        (folder / "book" / f"chapter{i}.md").write_text(chapter)
     return subprocess.run(
         ["make", "--no-print-directory", "book", f"BOOK_ROOT={folder}"],
         cwd=repo_root,
@@ -113,6 +118,17 @@ def test_injected_fault_fails_the_build(repo_root, tmp_path, fault):
     log = result.stdout + result.stderr
     assert result.returncode != 0, f"{fault} did not fail the build:\n{log}"
     assert evidence in log
+
+
+def test_a_raising_notebook_among_several_fails_the_build(repo_root, tmp_path):
+    """With several notebooks executed in parallel, one that raises still fails the build."""
+    faulty = CLEAN_PAGE.replace("(throwaway)=", "(faulty)=") + "\n" + FAULTS["a code cell that raises"][0]
+    clean = CLEAN_PAGE.replace("(throwaway)=", "(clean)=")
+    result = build_throwaway_book(repo_root, tmp_path, CLEAN_PAGE, clean, faulty)
+    log = result.stdout + result.stderr
+    assert "[parallel_execution] executing 3 notebooks" in log
+    assert result.returncode != 0, log
+    assert "injected fault" in log
 
 
 def test_editing_lossbook_re_executes_cached_notebooks(repo_root, tmp_path):

@@ -1,0 +1,89 @@
+"""Execute the notebooks Sphinx is about to read in parallel, into MyST-NB's cache.
+
+MyST-NB executes notebooks one at a time, as Sphinx reads them; on a book whose
+notebooks each spend seconds importing torch and mxnet, that leaves cores idle.
+Before Sphinx reads the outdated pages, this extension reads each one exactly
+as MyST-NB will, skips those the cache already holds, executes the rest in a
+process pool (one kernel per process, one process per core), and stores every
+successful run in the cache. MyST-NB then finds them there.
+
+A notebook that fails here is simply not cached: MyST-NB executes it again in
+the ordinary way and reports the error with its usual traceback and exit code.
+"""
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from jupyter_cache import get_cache
+from jupyter_cache.base import CacheBundleIn
+from jupyter_cache.executors.utils import single_nb_execution
+from myst_nb.core.read import create_nb_reader
+from sphinx.util import logging
+
+LOGGER = logging.getLogger(__name__)
+
+
+def execute_notebook(path, notebook, timeout):
+    """Execute ``notebook`` in the folder of ``path``; return the notebook, error and seconds."""
+    result = single_nb_execution(
+        notebook,
+        cwd=str(Path(path).parent),
+        allow_errors=False,
+        timeout=timeout,
+        meta_override=True,
+    )
+    error = None if result.err is None else f"{type(result.err).__name__}: {result.err}"
+    return notebook, error, result.time
+
+
+def notebooks_missing_from_cache(env, docnames, cache):
+    """Yield ``(path, notebook)`` for each page in ``docnames`` the cache cannot serve."""
+    for docname in sorted(docnames):
+        path = str(env.doc2path(docname))
+        content = Path(path).read_text(encoding="utf-8")
+        reader = create_nb_reader(path, env.myst_config, env.mystnb_config, content)
+        if reader is None:
+            continue
+        notebook = reader.read(content)
+        try:
+            cache.match_cache_notebook(notebook)
+        except KeyError:
+            yield path, notebook
+
+
+def execute_outdated_notebooks(app, env, docnames):
+    """Fill the execution cache for the pages about to be read, several at a time."""
+    config = env.mystnb_config
+    if config.execution_mode != "cache":
+        return
+    cache_path = config.execution_cache_path or str(Path(app.outdir).parent / ".jupyter_cache")
+    cache = get_cache(cache_path)
+    pending = list(notebooks_missing_from_cache(env, docnames, cache))
+    if len(pending) < 2:
+        return
+    workers = min(len(pending), os.cpu_count() or 1)
+    LOGGER.info(f"[parallel_execution] executing {len(pending)} notebooks on {workers} processes")
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [
+            (path, pool.submit(execute_notebook, path, notebook, config.execution_timeout))
+            for path, notebook in pending
+        ]
+        for path, future in futures:
+            notebook, error, seconds = future.result()
+            if error is not None:
+                LOGGER.info(f"[parallel_execution] {path} failed ({error}); MyST-NB will rerun it")
+                continue
+            cache.cache_notebook_bundle(
+                CacheBundleIn(notebook, path, data={"execution_seconds": seconds}),
+                check_validity=False,
+                overwrite=True,
+            )
+            LOGGER.info(f"[parallel_execution] {path} executed in {seconds:.2f} s")
+
+
+def setup(app):
+    app.connect("env-before-read-docs", execute_outdated_notebooks)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
