@@ -2,8 +2,10 @@
 
 Each check raises ``TypeError`` or ``ValueError`` with a message that names the
 argument and says what was wrong, so that bad input never turns into a silent
-number.
+number. NaN is never rejected: like torch, lossbook lets it propagate.
 """
+
+import numbers
 
 import numpy as np
 
@@ -30,3 +32,169 @@ def as_float_array(value, name):
     if kind in _INTEGER_KINDS or kind == "b":
         return array.astype(np.float64)
     raise TypeError(f"{name} must contain real numbers, got dtype {array.dtype}")
+
+
+def as_float64(value, name):
+    """Return ``value`` as a float64 ndarray, and the dtype results come back in.
+
+    lossbook computes in float64 and rounds once at the end, so a float32
+    argument gets a float32 answer that is as accurate as float32 allows.
+    """
+    array = as_float_array(value, name)
+    return array.astype(np.float64, copy=False), array.dtype
+
+
+def as_input_and_target(input, target):
+    """Validate the operands of an elementwise loss.
+
+    Returns ``input`` and ``target`` as float64 arrays of one shape, and the
+    dtype of ``input``, in which results are returned.
+    """
+    x, dtype = as_float64(input, "input")
+    y, _ = as_float64(target, "target")
+    check_shape(y, x.shape, "target", "the input shape")
+    return x, y, dtype
+
+
+def check_shape(array, shape, name, expected):
+    """Raise ``ValueError`` unless ``array.shape == shape``.
+
+    ``expected`` says where ``shape`` comes from, e.g. ``"the input shape"``.
+    Shapes are never broadcast: a mismatch is almost always a bug upstream.
+    """
+    if array.shape != tuple(shape):
+        raise ValueError(
+            f"{name} must have {expected} {tuple(shape)}, got shape {array.shape}"
+        )
+
+
+def check_broadcasts_to(array, shape, name):
+    """Raise ``ValueError`` unless ``array`` broadcasts to ``shape`` unchanged."""
+    try:
+        broadcast = np.broadcast_shapes(array.shape, shape)
+    except ValueError:
+        broadcast = None
+    if broadcast != tuple(shape):
+        raise ValueError(
+            f"{name} of shape {array.shape} does not broadcast to the input "
+            f"shape {tuple(shape)}"
+        )
+
+
+def as_weight(value, name, shape, expected):
+    """Return an optional weight as float64 (``None`` stays ``None``), checking it has ``shape``.
+
+    ``expected`` says where ``shape`` comes from, e.g. ``"the input shape"``.
+    """
+    if value is None:
+        return None
+    weight, _ = as_float64(value, name)
+    check_shape(weight, shape, name, expected)
+    return weight
+
+
+def as_broadcast_weight(value, name, shape):
+    """Return an optional weight as float64 (``None`` stays ``None``), broadcasting to ``shape``."""
+    if value is None:
+        return None
+    weight, _ = as_float64(value, name)
+    check_broadcasts_to(weight, shape, name)
+    return weight
+
+
+def check_within(array, name, low, high, meaning):
+    """Raise ``ValueError`` if an element of ``array`` lies outside ``[low, high]``.
+
+    ``meaning`` names what the values are, e.g. ``"probabilities"``. NaN passes.
+    """
+    # Fast path without temporaries: fmin and fmax skip nan (an all-nan array
+    # compares False here and passes the elementwise check below).
+    if array.size == 0 or (
+        np.fmin.reduce(array, axis=None) >= low and np.fmax.reduce(array, axis=None) <= high
+    ):
+        return
+    outside = (array < low) | (array > high)
+    if outside.any():
+        raise ValueError(
+            f"{name} must lie in [{low}, {high}] ({meaning}); "
+            f"found {array[outside].flat[0]!r}"
+        )
+
+
+def check_signed_labels(array, name):
+    """Raise ``ValueError`` unless every element of ``array`` is -1 or +1 (or NaN)."""
+    wrong = array != 1.0
+    wrong &= array != -1.0
+    if wrong.any():
+        wrong &= ~np.isnan(array)
+        if wrong.any():
+            raise ValueError(
+                f"{name} must hold labels -1 or +1; found {array[wrong].flat[0]!r}"
+            )
+
+
+def as_real(value, name):
+    """Return ``value`` as a Python float, or raise ``TypeError`` if it is not a real number."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    return float(value)
+
+
+def as_real_in(value, name, low, high, *, closed):
+    """Return the real ``value`` as a float after checking it lies in an interval.
+
+    The interval is ``[low, high]`` if ``closed`` else ``(low, high)``.
+    """
+    number = as_real(value, name)
+    inside = low <= number <= high if closed else low < number < high
+    if not inside:
+        interval = f"[{low}, {high}]" if closed else f"({low}, {high})"
+        raise ValueError(f"{name} must lie in {interval}, got {value!r}")
+    return number
+
+
+def as_positive(value, name):
+    """Return the real ``value`` as a float after checking it is finite and > 0."""
+    number = as_real(value, name)
+    if not 0 < number < np.inf:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return number
+
+
+def check_flag(value, name):
+    """Raise ``TypeError`` unless ``value`` is a bool (a truthy string is not a flag)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+
+
+def as_class_indices(value, num_classes, ignore_index, name):
+    """Return class indices as int64, and a mask of the entries that are not ignored.
+
+    Integer arrays are taken as they are; float arrays are accepted only if every
+    entry is a whole number. Each index must lie in ``[0, num_classes)`` or equal
+    ``ignore_index``.
+    """
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
+        raise TypeError(f"ignore_index must be an integer, got {ignore_index!r}")
+    array = np.asarray(value)
+    kind = array.dtype.kind
+    if kind in _FLOAT_KINDS:
+        fractional = array != np.floor(array)
+        if fractional.any():
+            raise ValueError(
+                f"{name} holds class indices, which must be whole numbers; "
+                f"found {array[fractional].flat[0]!r}"
+            )
+    elif kind not in _INTEGER_KINDS:
+        raise TypeError(
+            f"{name} must hold integer class indices, got dtype {array.dtype}"
+        )
+    kept = array != ignore_index
+    out_of_range = kept & ((array < 0) | (array >= num_classes))
+    if out_of_range.any():
+        raise ValueError(
+            f"{name} holds class index {array[out_of_range].flat[0]!r}, outside "
+            f"[0, {num_classes - 1}] for {num_classes} classes "
+            f"(and not ignore_index={ignore_index})"
+        )
+    return array.astype(np.int64), kept

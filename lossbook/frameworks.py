@@ -1,0 +1,354 @@
+"""Run a catalog entry's numpy batch through PyTorch and MXNet gluon, in float64.
+
+Neither framework is imported until a function here needs it, so ``import
+lossbook`` stays light and works without them. A framework that is not
+installed makes :func:`compare` leave its row out and say so in a ``note`` row;
+with the environment variable ``LOSSBOOK_REQUIRE_FRAMEWORKS=1`` (set by
+``make test`` and in CI) it is an error instead, naming the framework and how
+to install it.
+
+Examples
+--------
+>>> import lossbook as lb
+>>> list(lb.frameworks.compare("l2").index)
+['lossbook', 'torch', 'gluon']
+"""
+
+import functools
+import importlib
+import os
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from . import catalog
+
+REQUIRE_FRAMEWORKS = "LOSSBOOK_REQUIRE_FRAMEWORKS"
+"""The environment variable that, set to 1, makes a missing framework an error."""
+
+INSTALL_HINTS = {
+    "torch": "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu",
+    "mxnet": "pip install mxnet==1.9.1 (Linux x86-64 wheels only; it needs numpy<1.24)",
+}
+"""How to install each framework at the version requirements.txt pins."""
+
+COLUMNS = ("call", "value", "max_abs_diff")
+"""The columns of the table :func:`compare` returns."""
+
+
+def missing_message(name, left_out="its output"):
+    """Return the one line a page shows where a framework that is not installed would be.
+
+    Parameters
+    ----------
+    name : {"torch", "mxnet"}
+    left_out : str, default "its output"
+        What is missing from the page for want of the framework.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> lb.frameworks.missing_message("mxnet", "the gluon row")
+    'mxnet is not installed: the gluon row is left out'
+    """
+    return f"{name} is not installed: {left_out} is left out"
+
+
+def _import(name):
+    """Import ``name``, keeping mxnet's import-time DeprecationWarnings off the page."""
+    with warnings.catch_warnings():
+        # mxnet 1.9.1 uses numpy and scipy aliases that were deprecated after its release.
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"mxnet(\..*)?\Z")
+        return importlib.import_module(name)
+
+
+def require(name):
+    """Import a framework, or raise if it is not installed.
+
+    Parameters
+    ----------
+    name : {"torch", "mxnet"}
+
+    Returns
+    -------
+    module
+
+    Raises
+    ------
+    ModuleNotFoundError
+        If the framework is not installed; the message says how to install it.
+    """
+    try:
+        return _import(name)
+    except ModuleNotFoundError as error:
+        if error.name != name:
+            raise
+        message = f"{name} is not installed: install it with `{INSTALL_HINTS[name]}`"
+        raise ModuleNotFoundError(message, name=name) from error
+
+
+def optional(name):
+    """Import a framework if it is installed.
+
+    Parameters
+    ----------
+    name : {"torch", "mxnet"}
+
+    Returns
+    -------
+    module or None
+        None if the framework is not installed and ``LOSSBOOK_REQUIRE_FRAMEWORKS``
+        is not ``1``.
+
+    Raises
+    ------
+    ModuleNotFoundError
+        If the framework is not installed and ``LOSSBOOK_REQUIRE_FRAMEWORKS=1``.
+    """
+    try:
+        return require(name)
+    except ModuleNotFoundError as error:
+        if error.name != name:
+            raise
+        if os.environ.get(REQUIRE_FRAMEWORKS) == "1":
+            message = f"{REQUIRE_FRAMEWORKS}=1 requires {name}, but {error}"
+            raise ModuleNotFoundError(message, name=name) from error
+        return None
+
+
+def _resolve(module, dotted_path):
+    """Return the object at ``dotted_path``, a path that starts with the module's own name."""
+    return functools.reduce(getattr, dotted_path.split(".")[1:], module)
+
+
+# PyTorch.
+
+
+def _target_array(target):
+    """Return a copy of ``target`` in float64, or in int64 if it holds class indices."""
+    target = np.asarray(target)
+    return target.astype(np.int64 if target.dtype.kind in "iu" else np.float64)
+
+
+def _torch_forward(torch, entry, input, target, reduction):
+    """Return the entry's torch loss of the tensors ``input`` and ``target``."""
+    if entry.torch.class_path is not None:
+        loss_class = _resolve(torch, entry.torch.class_path)
+        return loss_class(**entry.options, reduction=reduction)(input, target)
+    # Run the very text the catalog shows, so that the text is what the tests check.
+    namespace = {"torch": torch, "input": input, "target": target, **entry.options}
+    unreduced = eval(entry.torch.expression, {"__builtins__": {}}, namespace)
+    return unreduced if reduction == "none" else getattr(unreduced, reduction)()
+
+
+def _torch_tensors(torch, batch):
+    """Return copies of the batch as float64 tensors (int64 for class indices)."""
+    input = torch.from_numpy(np.array(batch.input, dtype=np.float64))
+    return input, torch.from_numpy(_target_array(batch.target))
+
+
+def torch_loss(entry, batch, reduction=None):
+    """Compute an entry's loss of a batch with PyTorch, in float64.
+
+    Parameters
+    ----------
+    entry : catalog.LossEntry
+    batch : catalog.Batch
+    reduction : str, optional
+        One of ``entry.torch.reductions``; ``entry.torch.reduction`` by default.
+
+    Returns
+    -------
+    ndarray
+        The loss, reduced as asked (a 0-d array unless ``reduction="none"``).
+    """
+    torch = require("torch")
+    input, target = _torch_tensors(torch, batch)
+    loss = _torch_forward(torch, entry, input, target, reduction or entry.torch.reduction)
+    return loss.numpy()
+
+
+def torch_grad(entry, batch, reduction=None):
+    """Compute the gradient of :func:`torch_loss` with respect to the input, by ``torch.autograd``.
+
+    For ``reduction="none"`` it is the gradient of the sum of the unreduced loss.
+
+    Parameters
+    ----------
+    entry : catalog.LossEntry
+    batch : catalog.Batch
+    reduction : str, optional
+        One of ``entry.torch.reductions``; ``entry.torch.reduction`` by default.
+
+    Returns
+    -------
+    ndarray
+        float64, the shape of ``batch.input``.
+    """
+    torch = require("torch")
+    input, target = _torch_tensors(torch, batch)
+    input.requires_grad_()
+    loss = _torch_forward(torch, entry, input, target, reduction or entry.torch.reduction)
+    (grad,) = torch.autograd.grad(loss.sum(), input)
+    return grad.numpy()
+
+
+# MXNet gluon.
+
+
+def _gluon_arrays(mx, batch):
+    """Return the batch as float64 NDArrays; gluon takes class indices as floats too.
+
+    ``mxnet.nd.from_numpy`` is used because ``mxnet.nd.array`` touches a
+    deprecated scipy namespace and warns on every call.
+    """
+    return tuple(
+        mx.nd.from_numpy(np.asarray(array, dtype=np.float64), zero_copy=False)
+        for array in (batch.input, batch.target)
+    )
+
+
+def _gluon_block(mx, entry):
+    """Build the entry's gluon loss block."""
+    if entry.gluon is None:
+        raise ValueError(f"gluon has no class for the {entry.key!r} loss")
+    return _resolve(mx, entry.gluon.class_path)(**entry.gluon.kwargs)
+
+
+def gluon_loss(entry, batch):
+    """Compute an entry's loss of a batch with MXNet gluon, in float64.
+
+    Parameters
+    ----------
+    entry : catalog.LossEntry
+        An entry with a gluon spelling.
+    batch : catalog.Batch
+
+    Returns
+    -------
+    ndarray
+        What the gluon block returns: one value per sample for most losses
+        (``entry.gluon.output`` says).
+
+    Raises
+    ------
+    ValueError
+        If gluon has no class for the loss.
+    """
+    mx = require("mxnet")
+    block = _gluon_block(mx, entry)
+    return block(*_gluon_arrays(mx, batch)).asnumpy()
+
+
+def gluon_grad(entry, batch):
+    """Compute the gradient of the sum of :func:`gluon_loss` with respect to the input.
+
+    This is what ``loss.backward()`` on gluon's output gives under
+    ``mxnet.autograd.record()``: the gradient MXNet code hands its trainer.
+
+    Parameters
+    ----------
+    entry : catalog.LossEntry
+        An entry with a gluon spelling.
+    batch : catalog.Batch
+
+    Returns
+    -------
+    ndarray
+        float64, the shape of ``batch.input``.
+
+    Raises
+    ------
+    ValueError
+        If gluon has no class for the loss.
+    """
+    mx = require("mxnet")
+    block = _gluon_block(mx, entry)
+    input, target = _gluon_arrays(mx, batch)
+    input.attach_grad()
+    with mx.autograd.record():
+        loss = block(input, target)
+    loss.backward()
+    return input.grad.asnumpy()
+
+
+# The comparison the chapters display.
+
+
+def _max_abs_diff(values, expected):
+    """The largest absolute difference between two arrays, as a float."""
+    return float(np.max(np.abs(values - expected)))
+
+
+def compare(entry_or_key, batch=None, *, seed=0, reduction=None):
+    """Compute one loss with lossbook, PyTorch and gluon on the same batch, side by side.
+
+    Parameters
+    ----------
+    entry_or_key : catalog.LossEntry or str
+        The entry, or its key in the catalog.
+    batch : catalog.Batch, optional
+        The batch; ``entry.make_batch(numpy.random.default_rng(seed))`` by default.
+    seed : int, default 0
+        The seed of the default batch.
+    reduction : str, optional
+        A reduction torch supports, other than ``"none"``; ``entry.torch.reduction``
+        by default.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by framework (``lossbook``, ``torch``, ``gluon``), with columns
+        ``call`` (the call as source text), ``value`` (the reduced loss; for
+        gluon, its output averaged or summed over the batch as training code
+        does) and ``max_abs_diff`` (the largest absolute difference between the
+        framework's own output and lossbook's, after the entry's relation for
+        gluon). A missing framework, or gluon without a class for the loss,
+        leaves its row out, and a ``note`` row says so in the ``call`` column.
+
+    Raises
+    ------
+    ValueError
+        If ``reduction`` is ``"none"`` or not one torch supports for the loss.
+    ModuleNotFoundError
+        If a framework is missing and ``LOSSBOOK_REQUIRE_FRAMEWORKS=1``.
+    """
+    entry = catalog.as_entry(entry_or_key)
+    batch = entry.make_batch(np.random.default_rng(seed)) if batch is None else batch
+    reduction = reduction or entry.torch.reduction
+    if reduction == "none" or reduction not in entry.torch.reductions:
+        supported = [name for name in entry.torch.reductions if name != "none"]
+        raise ValueError(
+            f"compare reduces to one number: reduction must be one of {supported}, "
+            f"got {reduction!r}"
+        )
+
+    expected = entry.evaluate(batch, reduction)
+    rows = {"lossbook": (entry.lossbook_call(reduction), float(expected), 0.0)}
+    notes = []
+    if optional("torch") is None:
+        notes.append(missing_message("torch", "the torch row"))
+    else:
+        value = torch_loss(entry, batch, reduction)
+        rows["torch"] = (entry.torch_call(reduction), float(value), _max_abs_diff(value, expected))
+    if entry.gluon is None:
+        notes.append("gluon has no class for this loss: the gluon row is left out")
+    elif optional("mxnet") is None:
+        notes.append(missing_message("mxnet", "the gluon row"))
+    else:
+        output = gluon_loss(entry, batch)
+        over_batch = "sum" if reduction == "sum" else "mean"
+        rows["gluon"] = (
+            f"{entry.gluon_call()}.{over_batch}()",
+            float(getattr(output, over_batch)()),
+            _max_abs_diff(output, entry.expected_gluon(batch)),
+        )
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=list(COLUMNS))
+    if notes:
+        table.loc["note"] = [" ".join(notes), np.nan, np.nan]
+    return table.rename_axis("framework")

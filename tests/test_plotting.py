@@ -1,0 +1,136 @@
+"""The plotting helpers: labels, titles, lines, the values they plot, and the book style."""
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.colors  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from numpy.testing import assert_allclose  # noqa: E402
+
+from lossbook import catalog, plotting  # noqa: E402
+
+X = np.linspace(-3.0, 3.0, 121)
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    """Close every figure a test opened."""
+    yield
+    plt.close("all")
+
+
+def legend_texts(ax):
+    """The legend's labels, in order."""
+    return [text.get_text() for text in ax.get_legend().get_texts()]
+
+
+def test_neg_log_plots_minus_log_p_and_minus_log_one_minus_p():
+    """neg_log draws −log p and −log(1 − p) on [0.01, 0.99], titled and labelled."""
+    ax = plotting.neg_log()
+    label_one, label_zero = ax.get_lines()
+    p = label_one.get_xdata()
+    assert p[0] == 0.01 and p[-1] == 0.99
+    assert_allclose(label_one.get_ydata(), -np.log(p), rtol=1e-15)
+    assert_allclose(label_zero.get_ydata(), -np.log1p(-p), rtol=1e-14)
+    assert ax.get_title() == "Log loss when the true label is 1 or 0"
+    assert ax.get_xlabel() and ax.get_ylabel() == "loss"
+    assert legend_texts(ax) == ["true label 1: $-\\log p$", "true label 0: $-\\log(1 - p)$"]
+
+
+def test_loss_curves_plot_each_entrys_function():
+    """loss_curves draws one line per key, titled by the entry, with the entry's values."""
+    keys = ["l2", "l1", "huber", "quantile"]
+    ax = plotting.loss_curves(keys, X, target=0.0)
+    assert len(ax.get_lines()) == len(keys)
+    assert legend_texts(ax) == [catalog.get(key).title for key in keys]
+    for key, line in zip(keys, ax.get_lines()):
+        entry = catalog.get(key)
+        expected = entry.loss(X, np.zeros_like(X), reduction="none", **entry.options)
+        assert_allclose(line.get_ydata(), expected, rtol=0)
+    assert ax.get_title() == "Loss against the prediction, target = 0"
+    assert ax.get_xlabel() == "prediction (the loss's input)" and ax.get_ylabel() == "loss"
+
+
+def test_loss_curves_match_the_textbook_formulas():
+    """The hinge and squared-hinge curves at label 1 are max(0, 1 − x) and its square."""
+    ax = plotting.loss_curves(["hinge", "squared_hinge"], X, target=1.0)
+    hinge, squared = (line.get_ydata() for line in ax.get_lines())
+    assert_allclose(hinge, np.maximum(0.0, 1.0 - X), rtol=1e-15)
+    assert_allclose(squared, np.maximum(0.0, 1.0 - X) ** 2, rtol=1e-15)
+
+
+def test_gradient_curves_plot_each_entrys_gradient():
+    """gradient_curves draws one line per entry, options honoured, with the gradient's values."""
+    entries = [catalog.get("soft_margin"), catalog.get("hinge", margin=2.0)]
+    ax = plotting.gradient_curves(entries, X, target=-1.0)
+    assert len(ax.get_lines()) == 2
+    for entry, line in zip(entries, ax.get_lines()):
+        expected = entry.grad(X, np.full_like(X, -1.0), reduction="none", **entry.options)
+        assert_allclose(line.get_ydata(), expected, rtol=0)
+    assert_allclose(ax.get_lines()[0].get_ydata(), 1.0 / (1.0 + np.exp(-X)), rtol=1e-14)
+    assert ax.get_title() == "Gradient against the prediction, target = -1"
+    assert ax.get_ylabel() == "d loss / d prediction"
+
+
+def test_curves_refuse_losses_of_whole_rows():
+    """A loss of a row of class scores has no curve against one prediction: ValueError names it."""
+    with pytest.raises(ValueError, match="'cross_entropy' loss scores a whole row"):
+        plotting.loss_curves(["l2", "cross_entropy"], X, target=0.0)
+
+
+def test_helpers_draw_on_the_axes_they_are_given():
+    """Given an Axes, a helper draws there and returns it."""
+    figure, (left, right) = plt.subplots(1, 2)
+    assert plotting.neg_log(ax=left) is left
+    assert plotting.gradient_curves(["l2"], X, 0.0, ax=right) is right
+    assert len(right.get_lines()) == 1 and len(figure.axes) == 2
+
+
+def test_book_style_is_opaque_light_and_colour_blind_safe():
+    """New figures are 700 px wide on opaque white, with dark text and lines in Okabe-Ito order."""
+    ax = plotting.loss_curves(["l2", "l1", "huber"], X, target=0.0)
+    figure = ax.figure
+    assert figure.get_figwidth() * figure.dpi == 700
+    assert figure.get_facecolor() == (1.0, 1.0, 1.0, 1.0)
+    assert matplotlib.colors.to_hex(ax.title.get_color()) == plotting.TEXT_COLOUR.lower()
+    colours = [matplotlib.colors.to_hex(line.get_color()) for line in ax.get_lines()]
+    assert colours == [colour.lower() for colour in plotting.PALETTE[:3]]
+
+
+def test_book_style_does_not_leak():
+    """The style applies inside book_style() and the global settings are untouched after it."""
+    before = matplotlib.rcParams["figure.facecolor"]
+    with plotting.book_style():
+        assert matplotlib.rcParams["figure.figsize"] == [7.0, 4.2]
+    plotting.neg_log()
+    assert matplotlib.rcParams["figure.facecolor"] == before
+
+
+def test_figures_are_deterministic():
+    """Drawing the same figure twice gives byte-identical PNGs."""
+
+    def png():
+        buffer = io.BytesIO()
+        ax = plotting.loss_curves(["hinge", "soft_margin"], X, target=1.0)
+        ax.figure.savefig(buffer, format="png")
+        return buffer.getvalue()
+
+    assert png() == png()
+
+
+def test_book_style_keeps_interactive_mode_a_backend_turned_on():
+    """A backend that turns interactive mode on inside the block keeps it on; the style is undone."""
+    was_interactive = matplotlib.is_interactive()
+    matplotlib.interactive(False)
+    try:
+        with plotting.book_style():
+            matplotlib.interactive(True)
+        assert matplotlib.is_interactive()
+        assert matplotlib.rcParams["axes.spines.top"] is True  # the style sets it False
+    finally:
+        matplotlib.interactive(was_interactive)
