@@ -51,7 +51,7 @@ book: $(STAMP)  ## build the site into _build/html, executing every notebook
 
 test: export LOSSBOOK_REQUIRE_FRAMEWORKS := 1
 test: book  ## run the whole test suite, the book build included
-	$(PY) -m pytest
+	$(PY) -m pytest --cov=lossbook --cov-report=term-missing:skip-covered --cov-fail-under=95
 
 lab: $(STAMP)  ## open the chapters in JupyterLab (Markdown chapters open as notebooks)
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR) book/index.md
