@@ -67,7 +67,9 @@ FAULTS = {
 def build_throwaway_book(repo_root, folder, page, *chapters):
     """Build a book of ``page`` (and optional ``chapters``) in ``folder`` with the project's configuration."""
     shutil.copy(repo_root / "_config.yml", folder / "_config.yml")
-    shutil.copytree(repo_root / "book" / "_ext", folder / "book" / "_ext", dirs_exist_ok=True)
+    for shared in ("_ext", "_static"):
+        shutil.copytree(repo_root / "book" / shared, folder / "book" / shared, dirs_exist_ok=True)
+    shutil.copy(repo_root / "book" / "references.bib", folder / "book" / "references.bib")
     toc = "format: jb-book\nroot: book/index\n"
     if chapters:
         toc += "chapters:\n" + "".join(f"- file: book/chapter{i}\n" for i in range(len(chapters)))
