@@ -9,6 +9,11 @@ successful run in the cache. MyST-NB then finds them there.
 
 A notebook that fails here is simply not cached: MyST-NB executes it again in
 the ordinary way and reports the error with its usual traceback and exit code.
+
+MyST-NB writes each page's notebook to ``_build/jupyter_execute`` (from where
+it becomes the page's ``.ipynb`` download), but for a page served from the
+cache it writes the notebook as read, without outputs. Once every page is read,
+this extension rewrites those notebooks with their cached outputs.
 """
 
 import multiprocessing
@@ -16,6 +21,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import nbformat
 from jupyter_cache import get_cache
 from jupyter_cache.base import CacheBundleIn
 from jupyter_cache.executors.utils import single_nb_execution
@@ -23,6 +29,11 @@ from myst_nb.core.read import create_nb_reader
 from sphinx.util import logging
 
 LOGGER = logging.getLogger(__name__)
+
+
+def cache_path(app, config):
+    """The folder of MyST-NB's execution cache, as MyST-NB resolves it."""
+    return config.execution_cache_path or str(Path(app.outdir).parent / ".jupyter_cache")
 
 
 def execute_notebook(path, notebook, timeout):
@@ -39,7 +50,7 @@ def execute_notebook(path, notebook, timeout):
 
 
 def notebooks_missing_from_cache(env, docnames, cache):
-    """Yield ``(path, notebook)`` for each page in ``docnames`` the cache cannot serve."""
+    """Yield ``(path, notebook)`` for each page in ``docnames`` with code the cache cannot serve."""
     for docname in sorted(docnames):
         path = str(env.doc2path(docname))
         content = Path(path).read_text(encoding="utf-8")
@@ -47,6 +58,8 @@ def notebooks_missing_from_cache(env, docnames, cache):
         if reader is None:
             continue
         notebook = reader.read(content)
+        if not any(cell.cell_type == "code" for cell in notebook.cells):
+            continue
         try:
             cache.match_cache_notebook(notebook)
         except KeyError:
@@ -58,8 +71,7 @@ def execute_outdated_notebooks(app, env, docnames):
     config = env.mystnb_config
     if config.execution_mode != "cache":
         return
-    cache_path = config.execution_cache_path or str(Path(app.outdir).parent / ".jupyter_cache")
-    cache = get_cache(cache_path)
+    cache = get_cache(cache_path(app, config))
     pending = list(notebooks_missing_from_cache(env, docnames, cache))
     if len(pending) < 2:
         return
@@ -84,6 +96,21 @@ def execute_outdated_notebooks(app, env, docnames):
             LOGGER.info(f"[parallel_execution] {path} executed in {seconds:.2f} s")
 
 
+def write_notebooks_with_outputs(app, env):
+    """Replace each notebook MyST-NB wrote without outputs by its executed copy from the cache."""
+    if env.mystnb_config.execution_mode != "cache":
+        return
+    cache = get_cache(cache_path(app, env.mystnb_config))
+    for path in sorted((Path(app.outdir).parent / "jupyter_execute").rglob("*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        try:
+            _, executed = cache.merge_match_into_notebook(notebook)
+        except KeyError:
+            continue
+        nbformat.write(executed, path)
+
+
 def setup(app):
     app.connect("env-before-read-docs", execute_outdated_notebooks)
+    app.connect("env-updated", write_notebooks_with_outputs)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
