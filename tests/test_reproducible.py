@@ -17,16 +17,30 @@ TEXT_FIELDS = ("text/plain", "text/html", "text/markdown", "text/latex")
 
 
 def text_outputs(notebook):
-    """Return each code cell's outputs reduced to their text, in order."""
+    """Return each code cell's outputs reduced to their text, in order.
+
+    Consecutive stream outputs are joined, as the page shows them
+    (``nb_merge_streams``): how a kernel splits printed text into messages
+    depends on timing, not on the computation.
+    """
     cells = json.loads(notebook.read_text())["cells"]
-    return [
-        [
-            (output.get("name"), output.get("text"), {key: output.get("data", {}).get(key) for key in TEXT_FIELDS})
-            for output in cell.get("outputs", [])
-        ]
-        for cell in cells
-        if cell["cell_type"] == "code"
-    ]
+    reduced = []
+    for cell in cells:
+        if cell["cell_type"] != "code":
+            continue
+        outputs = []
+        for output in cell.get("outputs", []):
+            if output["output_type"] == "stream":
+                text = "".join(output["text"])
+                if outputs and outputs[-1][0] == output["name"]:
+                    outputs[-1] = (output["name"], outputs[-1][1] + text)
+                else:
+                    outputs.append((output["name"], text))
+            else:
+                data = output.get("data", {})
+                outputs.append((output["output_type"], {key: data.get(key) for key in TEXT_FIELDS}))
+        reduced.append(outputs)
+    return reduced
 
 
 def test_a_second_clean_build_reproduces_every_text_output(repo_root, tmp_path):
