@@ -2,18 +2,21 @@
 
 jupyter-cache keys a notebook on its code cells alone, so editing ``lossbook/``
 or the pinned requirements would otherwise leave stale outputs on the site.
-This extension digests those files (and ``LOSSBOOK_REQUIRE_FRAMEWORKS``, which
-changes what a comparison cell prints), empties the execution cache when the
+This extension digests those files (and, where a framework is missing,
+``LOSSBOOK_REQUIRE_FRAMEWORKS``, which then decides whether a comparison cell
+prints a note or fails), empties the execution cache when the
 digest differs from the one it was filled under, and registers the digest as a
 config value so that Sphinx re-reads every page when it changes.
 """
 
 import hashlib
+import importlib.util
 import os
 import shutil
 from pathlib import Path
 
 DIGEST_FILE = "lossbook-sources.sha256"
+FRAMEWORKS = ("torch", "mxnet")
 
 
 def sources_digest(root):
@@ -26,7 +29,10 @@ def sources_digest(root):
         if path.exists():
             digest.update(path.relative_to(root).as_posix().encode())
             digest.update(path.read_bytes())
-    digest.update(os.environ.get("LOSSBOOK_REQUIRE_FRAMEWORKS", "").encode())
+    missing = [name for name in FRAMEWORKS if importlib.util.find_spec(name) is None]
+    if missing:
+        # Only then does LOSSBOOK_REQUIRE_FRAMEWORKS change what a page shows (a note, or an error).
+        digest.update(f"{missing} {os.environ.get('LOSSBOOK_REQUIRE_FRAMEWORKS', '')}".encode())
     return digest.hexdigest()
 
 
