@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from book_toc import toc_files
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXECUTED = REPO_ROOT / "_build" / "jupyter_execute"
@@ -33,16 +34,6 @@ NOISE = {
     "a bare Axes repr": re.compile(r"<(Axes|Figure)[^>]*>"),
     "a TODO": re.compile(r"\bTODO\b|\bFIXME\b|\bXXX\b"),
 }
-
-
-def toc_files():
-    """Every file named in the table of contents, root first."""
-    toc = yaml.safe_load((REPO_ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-    for part in toc.get("parts", []):
-        files += [chapter["file"] for chapter in part["chapters"]]
-    files += [chapter["file"] for chapter in toc.get("chapters", [])]
-    return files
 
 
 def source(chapter):
