@@ -9,6 +9,7 @@ site shows, without executing the chapter a second time.
 
 from pathlib import Path
 
+import ast
 import json
 
 import nbformat
@@ -30,3 +31,14 @@ def glued_texts(name):
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: build the book first (make book)")
     return {key: output["data"]["text/plain"] for key, output in json.loads(path.read_text()).items()}
+
+
+def glued_values(name):
+    """Return ``{key: value}`` for every value ``book/<name>.md`` glues; numbers as Python numbers."""
+    values = {}
+    for key, text in glued_texts(name).items():
+        try:
+            values[key] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            values[key] = text
+    return values

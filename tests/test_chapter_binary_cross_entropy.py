@@ -21,6 +21,7 @@ from sklearn.metrics import log_loss
 
 import lossbook as lb
 from lossbook import catalog, frameworks
+from float64_arrays import nd64
 
 mx = frameworks.require("mxnet")
 from mxnet import gluon, nd  # noqa: E402  (after the import that silences mxnet)
@@ -34,11 +35,6 @@ mpmath.mp.dps = 50
 EPS64 = 2.0**-52  # float64 machine epsilon: 52 stored fraction bits
 SMALLEST_SUBNORMAL = 2.0**-1074  # 52 fraction bits below the smallest exponent, -1022
 SMALLEST_NORMAL = 2.0**-1022
-
-
-def nd64(array):
-    """A float64 NDArray holding a copy of a numpy array, as the chapter builds them."""
-    return nd.from_numpy(np.ascontiguousarray(array, dtype=np.float64), zero_copy=False)
 
 
 def exact_bce(z, y):

@@ -25,6 +25,7 @@ from sklearn.metrics import log_loss
 from executed_pages import glued_texts
 import lossbook as lb
 from lossbook import frameworks
+from float64_arrays import nd64
 
 mx = frameworks.require("mxnet")
 from mxnet import autograd, gluon, nd  # noqa: E402  (after the import that silences mxnet)
@@ -57,11 +58,6 @@ def chapter_function(name):
     namespace = {"np": np}
     exec(cell, namespace)
     return namespace[name]
-
-
-def nd64(array):
-    """A float64 NDArray copy of a numpy array."""
-    return nd.from_numpy(np.ascontiguousarray(array, dtype=np.float64), zero_copy=False)
 
 
 def exact_log_loss(p, y):

@@ -8,7 +8,6 @@ are checked against the frameworks directly, and its structure (glue keys,
 equation and figure labels, glossary terms, citations) at the end.
 """
 
-import ast
 import math
 import re
 from pathlib import Path
@@ -22,7 +21,8 @@ from scipy import optimize
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import SVC
 
-from executed_pages import executed_page, glued_texts
+from executed_pages import executed_page, glued_values
+from float64_arrays import nd64, t64
 from lossbook import frameworks
 
 mx = frameworks.require("mxnet")
@@ -37,16 +37,6 @@ PREFIX = "margin-"
 mpmath.mp.dps = 50
 
 
-def t64(values):
-    """A float64 tensor."""
-    return torch.tensor(np.asarray(values), dtype=torch.float64)
-
-
-def nd64(values):
-    """A float64 NDArray."""
-    return nd.from_numpy(np.array(values, dtype=np.float64), zero_copy=False)
-
-
 @pytest.fixture(scope="module")
 def executed():
     """The chapter as the book build executed it."""
@@ -56,13 +46,7 @@ def executed():
 @pytest.fixture(scope="module")
 def glued():
     """Every value the chapter glues, by key; numbers as Python numbers."""
-    values = {}
-    for name, text in glued_texts(CHAPTER_PATH.stem).items():
-        try:
-            values[name] = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            values[name] = text
-    return values
+    return glued_values(CHAPTER_PATH.stem)
 
 
 def exact_logistic(m):

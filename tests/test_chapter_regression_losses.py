@@ -8,7 +8,6 @@ teaches are checked against the frameworks directly, and its structure (glue
 keys, equation and figure labels, glossary terms, citations, the widget) at the end.
 """
 
-import ast
 import math
 import re
 import statistics
@@ -21,7 +20,8 @@ from numpy.testing import assert_allclose
 from scipy import optimize
 from sklearn.linear_model import LinearRegression, QuantileRegressor
 
-from executed_pages import executed_page, glued_texts
+from executed_pages import executed_page, glued_values
+from float64_arrays import nd64, t64
 from lossbook import frameworks
 
 mx = frameworks.require("mxnet")
@@ -34,16 +34,6 @@ F = torch.nn.functional
 PREFIX = "regression-"
 
 
-def t64(values):
-    """A float64 tensor."""
-    return torch.tensor(np.asarray(values), dtype=torch.float64)
-
-
-def nd64(values):
-    """A float64 NDArray."""
-    return nd.from_numpy(np.array(values, dtype=np.float64), zero_copy=False)
-
-
 @pytest.fixture(scope="module")
 def executed():
     """The chapter as the book build executed it."""
@@ -53,13 +43,7 @@ def executed():
 @pytest.fixture(scope="module")
 def glued():
     """Every value the chapter glues, by key; numbers as Python numbers."""
-    values = {}
-    for name, text in glued_texts(CHAPTER_PATH.stem).items():
-        try:
-            values[name] = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            values[name] = text
-    return values
+    return glued_values(CHAPTER_PATH.stem)
 
 
 def stdout_of(executed, marker):
