@@ -28,7 +28,7 @@ from lossbook import frameworks
 from float64_arrays import nd64
 
 mx = frameworks.require("mxnet")
-from mxnet import autograd, gluon, nd  # noqa: E402  (after the import that silences mxnet)
+from mxnet import autograd, gluon  # noqa: E402  (after the import that silences mxnet)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BOOK = REPO_ROOT / "book"

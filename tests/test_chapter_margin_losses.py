@@ -26,7 +26,7 @@ from float64_arrays import nd64, t64
 from lossbook import frameworks
 
 mx = frameworks.require("mxnet")
-from mxnet import autograd, gluon, nd  # noqa: E402  (after the import that silences mxnet)
+from mxnet import autograd, gluon  # noqa: E402  (after the import that silences mxnet)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHAPTER_PATH = REPO_ROOT / "book" / "margin_losses.md"
