@@ -67,6 +67,11 @@ def _import(name):
         return importlib.import_module(name)
 
 
+def _check_name(name):
+    if name not in INSTALL_HINTS:
+        raise ValueError(f"name must be one of {sorted(INSTALL_HINTS)}, got {name!r}")
+
+
 def require(name):
     """Import a framework, or raise if it is not installed.
 
@@ -82,7 +87,10 @@ def require(name):
     ------
     ModuleNotFoundError
         If the framework is not installed; the message says how to install it.
+    ValueError
+        If ``name`` is not a framework lossbook knows.
     """
+    _check_name(name)
     try:
         return _import(name)
     except ModuleNotFoundError as error:
@@ -109,7 +117,10 @@ def optional(name):
     ------
     ModuleNotFoundError
         If the framework is not installed and ``LOSSBOOK_REQUIRE_FRAMEWORKS=1``.
+    ValueError
+        If ``name`` is not a framework lossbook knows.
     """
+    _check_name(name)
     try:
         return require(name)
     except ModuleNotFoundError as error:
@@ -124,6 +135,44 @@ def optional(name):
 def _resolve(module, dotted_path):
     """Return the object at ``dotted_path``, a path that starts with the module's own name."""
     return functools.reduce(getattr, dotted_path.split(".")[1:], module)
+
+
+def as_float64(values, framework):
+    """Return a float64 copy of ``values`` as a torch tensor or an MXNet NDArray.
+
+    The one conversion the chapters, tests and benches use, so that a
+    comparison never runs a framework in its default float32 by accident.
+
+    Parameters
+    ----------
+    values : array_like
+        Real numbers (booleans and integers are converted too).
+    framework : {"torch", "mxnet"}
+
+    Returns
+    -------
+    torch.Tensor or mxnet.nd.NDArray
+        A float64 copy that shares no memory with ``values``.
+
+    Raises
+    ------
+    ValueError
+        If ``framework`` is not one of the two.
+    TypeError
+        If ``values`` are not real numbers.
+    ModuleNotFoundError
+        If the framework is not installed.
+    """
+    if framework not in INSTALL_HINTS:
+        raise ValueError(f"framework must be 'torch' or 'mxnet', got {framework!r}")
+    array = np.asarray(values)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"values must be real numbers, got an array of dtype {array.dtype}")
+    array = np.array(array, dtype=np.float64, order="C")
+    module = require(framework)
+    if framework == "torch":
+        return module.from_numpy(array)
+    return module.nd.from_numpy(array, zero_copy=False)
 
 
 # PyTorch.

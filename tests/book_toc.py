@@ -1,5 +1,6 @@
 """The files named in the book's table of contents, read from ``_toc.yml``."""
 
+import re
 from pathlib import Path
 
 import yaml
@@ -22,3 +23,27 @@ def toc_files():
 
     toc = yaml.safe_load(TOC.read_text())
     return [toc["root"], *files(toc)]
+
+
+CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```\s*$", re.MULTILINE | re.DOTALL)
+LONGEST_CELL = 15
+"""No code cell of a page may have more non-blank lines than this."""
+MEDIAN_CELL = 6
+"""A page's median code cell may have at most this many non-blank lines."""
+
+
+def code_cell_lengths(page):
+    """Non-blank code lines of each code cell of ``<page>.md``, in order.
+
+    Cell options (``:tags: ...`` lines and a ``---`` YAML block at the top of
+    the cell) are metadata, not code, and are not counted.
+    """
+    lengths = []
+    for body in CELL.findall((TOC.parent / f"{page}.md").read_text()):
+        lines = body.splitlines()
+        if lines and lines[0].strip() == "---":
+            end = next(i for i, line in enumerate(lines[1:], 1) if line.strip() == "---")
+            lines = lines[end + 1 :]
+        lines = [line for line in lines if not line.startswith(":") or line.startswith("::")]
+        lengths.append(sum(1 for line in lines if line.strip()))
+    return lengths
