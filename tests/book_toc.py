@@ -33,13 +33,18 @@ MEDIAN_CELL = 6
 
 
 def code_cell_lengths(page):
-    """Non-blank code lines of each code cell of ``<page>.md``, in order.
+    """Non-blank code lines of each code cell of ``<page>.md``, in order (see :func:`cell_lengths`)."""
+    return cell_lengths((TOC.parent / f"{page}.md").read_text())
+
+
+def cell_lengths(text):
+    """Non-blank code lines of each ``{code-cell}`` of MyST text, in order.
 
     Cell options (``:tags: ...`` lines and a ``---`` YAML block at the top of
     the cell) are metadata, not code, and are not counted.
     """
     lengths = []
-    for body in CELL.findall((TOC.parent / f"{page}.md").read_text()):
+    for body in CELL.findall(text):
         lines = body.splitlines()
         if lines and lines[0].strip() == "---":
             end = next(i for i, line in enumerate(lines[1:], 1) if line.strip() == "---")

@@ -7,11 +7,12 @@ the site (``make test`` builds it first).
 
 import json
 import re
+import statistics
 from pathlib import Path
 
 import pytest
 import yaml
-from book_toc import toc_files
+from book_toc import LONGEST_CELL, MEDIAN_CELL, cell_lengths, code_cell_lengths, toc_files
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXECUTED = REPO_ROOT / "_build" / "jupyter_execute"
@@ -61,6 +62,27 @@ def test_notebook_pages_declare_jupytext_and_the_python3_kernel(page):
 def test_no_page_leaves_a_todo(page):
     """No page in the table of contents carries a TODO or FIXME."""
     assert not NOISE["a TODO"].search((REPO_ROOT / f"{page}.md").read_text())
+
+
+def test_cell_lengths_count_code_lines_only():
+    """Options, the YAML block and blank lines are not code; a code line starting with : would be."""
+    text = (
+        "Prose\n```{code-cell} ipython3\n:tags: [remove-cell]\n\nx = 1\ny = 2\n```\n"
+        "```{code-cell} ipython3\n---\nmystnb:\n  figure:\n    name: fig-a\n---\nplot()\n```\n"
+        "```python\nnot = 'a cell'\n```\n"
+    )
+    assert cell_lengths(text) == [2, 1]
+
+
+@pytest.mark.parametrize("page", toc_files())
+def test_code_cells_are_short(page):
+    """A cell says one thing: a page's median cell has at most 6 non-blank lines, none over 15."""
+    lengths = code_cell_lengths(page)
+    if not lengths:
+        return
+    longest = max(lengths)
+    assert longest <= LONGEST_CELL, f"cell {lengths.index(longest)} has {longest} lines"
+    assert statistics.median(lengths) <= MEDIAN_CELL, f"median {statistics.median(lengths)}"
 
 
 @pytest.mark.parametrize("chapter", TEACHING_CHAPTERS)
