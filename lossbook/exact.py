@@ -84,6 +84,33 @@ def _at_working_precision(function):
     return run
 
 
+def working_precision():
+    """Return a context manager in which mpmath computes at :data:`DIGITS` digits.
+
+    Use it for arithmetic on the references outside this module (sums,
+    ratios, a catalog relation), so that it does not round at the caller's
+    precision.
+
+    Examples
+    --------
+    >>> import mpmath
+    >>> from lossbook import exact
+    >>> with exact.working_precision():
+    ...     print(mpmath.mp.dps)
+    60
+    """
+    return _mpmath().workdps(DIGITS)
+
+
+_REFERENCES = {}
+
+
+def _reference(function):
+    """Register an exact reference under its name, run at the working precision."""
+    _REFERENCES[function.__name__] = _at_working_precision(function)
+    return _REFERENCES[function.__name__]
+
+
 # Conversions.
 
 
@@ -199,7 +226,7 @@ def _reduce(terms, reduction, magnitude, divisor=None, batch_size=None):
         divisor = batch_size
     elif divisor is None:
         divisor = losses.size
-    divisor = _number(divisor) if not isinstance(divisor, mp.mpf) else divisor
+    divisor = _number(divisor)
     if divisor == 0:
         return mp.nan if total == 0 else mp.inf * mp.sign(total)
     return total / divisor
@@ -232,7 +259,7 @@ def _terms_of(function, *arrays):
 # Activations.
 
 
-@_at_working_precision
+@_reference
 def sigmoid(input):
     r"""The logistic function, exactly.
 
@@ -252,7 +279,7 @@ def sigmoid(input):
     return _map(lambda z: 1 / (1 + mp.exp(-z)), to_mpf(input))
 
 
-@_at_working_precision
+@_reference
 def softplus(input):
     r"""Softplus, exactly.
 
@@ -271,7 +298,7 @@ def softplus(input):
     return _map(lambda z: mp.log1p(mp.exp(z)), to_mpf(input))
 
 
-@_at_working_precision
+@_reference
 def log_sigmoid(input):
     r"""The logarithm of the logistic function, exactly.
 
@@ -316,7 +343,7 @@ def _rows(input, axis):
     return moved.reshape(-1, moved.shape[-1]), moved.shape
 
 
-@_at_working_precision
+@_reference
 def log_softmax(input, axis=-1):
     r"""Log-softmax along ``axis``, exactly.
 
@@ -337,7 +364,7 @@ def log_softmax(input, axis=-1):
     return np.moveaxis(out.reshape(shape), -1, axis)
 
 
-@_at_working_precision
+@_reference
 def softmax(input, axis=-1):
     r"""Softmax along ``axis``, exactly.
 
@@ -356,7 +383,7 @@ def softmax(input, axis=-1):
     return _map(_mpmath().exp, log_softmax(input, axis))
 
 
-@_at_working_precision
+@_reference
 def logsumexp(input, axis=-1):
     r"""Log-sum-exp along ``axis``, exactly.
 
@@ -382,7 +409,7 @@ def logsumexp(input, axis=-1):
 # Regression losses.
 
 
-@_at_working_precision
+@_reference
 def mse_loss(input, target, *, weight=None, reduction="mean", magnitude=False):
     r"""Squared error, exactly.
 
@@ -411,7 +438,7 @@ def mse_loss(input, target, *, weight=None, reduction="mean", magnitude=False):
     return _reduce(terms, reduction, magnitude, divisor)
 
 
-@_at_working_precision
+@_reference
 def l1_loss(input, target, *, weight=None, reduction="mean", magnitude=False):
     r"""Absolute error, exactly.
 
@@ -453,7 +480,7 @@ def _positive(value, name):
     return number
 
 
-@_at_working_precision
+@_reference
 def huber_loss(input, target, *, delta=1.0, weight=None, reduction="mean", magnitude=False):
     r"""Huber's loss, exactly.
 
@@ -485,7 +512,7 @@ def huber_loss(input, target, *, delta=1.0, weight=None, reduction="mean", magni
     return _reduce(terms, reduction, magnitude)
 
 
-@_at_working_precision
+@_reference
 def smooth_l1_loss(input, target, *, beta=1.0, reduction="mean", magnitude=False):
     r"""Smooth L1 loss, exactly.
 
@@ -517,7 +544,7 @@ def smooth_l1_loss(input, target, *, beta=1.0, reduction="mean", magnitude=False
     return _reduce(_terms_of(smooth_l1, x, y), reduction, magnitude)
 
 
-@_at_working_precision
+@_reference
 def quantile_loss(input, target, *, q=0.5, reduction="mean", magnitude=False):
     r"""Quantile (pinball) loss, exactly.
 
@@ -556,7 +583,7 @@ def _stirling_terms(t):
     return [t * mp.log(t), -t, mp.log(2 * mp.pi * t) / 2]
 
 
-@_at_working_precision
+@_reference
 def poisson_nll_loss(
     input, target, *, log_input=True, full=False, eps=1e-8, reduction="mean", magnitude=False
 ):
@@ -617,7 +644,7 @@ def _probabilities(values, name):
     return array
 
 
-@_at_working_precision
+@_reference
 def binary_cross_entropy(input, target, *, weight=None, reduction="mean", magnitude=False):
     r"""Binary cross-entropy of probabilities, exactly.
 
@@ -661,7 +688,7 @@ def binary_cross_entropy(input, target, *, weight=None, reduction="mean", magnit
     return _reduce(_terms_of(bce, p, y, w), reduction, magnitude)
 
 
-@_at_working_precision
+@_reference
 def binary_cross_entropy_with_logits(
     input, target, *, weight=None, pos_weight=None, reduction="mean", magnitude=False
 ):
@@ -754,7 +781,7 @@ def _losses(values, sample_shape):
     return out.reshape(sample_shape)
 
 
-@_at_working_precision
+@_reference
 def nll_loss(input, target, *, weight=None, ignore_index=-100, reduction="mean", magnitude=False):
     r"""Negative log-likelihood of the target class, exactly.
 
@@ -789,7 +816,7 @@ def nll_loss(input, target, *, weight=None, ignore_index=-100, reduction="mean",
     return _reduce(_losses(values, sample_shape), reduction, magnitude, divisor)
 
 
-@_at_working_precision
+@_reference
 def cross_entropy(
     input,
     target,
@@ -863,7 +890,7 @@ def cross_entropy(
     return _reduce(_losses(values, sample_shape), reduction, magnitude, divisor)
 
 
-@_at_working_precision
+@_reference
 def kl_div(input, target, *, reduction="mean", log_target=False, magnitude=False):
     r"""Kullback-Leibler divergence terms, exactly.
 
@@ -910,7 +937,7 @@ def kl_div(input, target, *, reduction="mean", log_target=False, magnitude=False
 # Margin losses.
 
 
-@_at_working_precision
+@_reference
 def soft_margin_loss(input, target, *, reduction="mean", magnitude=False):
     r"""Soft-margin (logistic) loss, exactly.
 
@@ -935,7 +962,7 @@ def soft_margin_loss(input, target, *, reduction="mean", magnitude=False):
     return _reduce(_terms_of(lambda a, b: [mp.log1p(mp.exp(-b * a))], x, y), reduction, magnitude)
 
 
-@_at_working_precision
+@_reference
 def hinge_loss(input, target, *, margin=1.0, reduction="mean", magnitude=False):
     r"""Hinge loss, exactly.
 
@@ -961,7 +988,7 @@ def hinge_loss(input, target, *, margin=1.0, reduction="mean", magnitude=False):
     return _reduce(_terms_of(lambda a, b: [max(m - b * a, 0)], x, y), reduction, magnitude)
 
 
-@_at_working_precision
+@_reference
 def squared_hinge_loss(input, target, *, margin=1.0, reduction="mean", magnitude=False):
     r"""Squared hinge loss, exactly.
 
@@ -1012,18 +1039,10 @@ def reference(function):
     True
     """
     name = getattr(function, "__name__", repr(function))
-    found = globals().get(name)
-    if name.startswith("_") or name not in _REFERENCES or found is None:
+    if name not in _REFERENCES:
         raise ValueError(f"lossbook.exact has no reference for {name!r}")
-    return found
+    return _REFERENCES[name]
 
-
-_REFERENCES = (
-    "sigmoid", "softplus", "log_sigmoid", "softmax", "log_softmax", "logsumexp",
-    "mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "quantile_loss", "poisson_nll_loss",
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "nll_loss", "cross_entropy",
-    "kl_div", "soft_margin_loss", "hinge_loss", "squared_hinge_loss",
-)
 
 
 # Comparing float64 results with the references.

@@ -352,3 +352,61 @@ def test_assert_correctly_rounded():
     exact.assert_correctly_rounded([0.6931471805599453], exact.softplus([0.0]))
     with pytest.raises(AssertionError):
         exact.assert_correctly_rounded([np.nextafter(0.6931471805599453, 1)], exact.softplus([0.0]))
+
+
+def test_every_bad_argument_is_named():
+    """Each refused argument is named in the ValueError."""
+    cases = [
+        (lambda: exact.mse_loss([1.0], [1.0], weight=[1.0, 2.0]), "weight of shape"),
+        (lambda: exact.softmax(1.0), "at least one axis"),
+        (lambda: exact.softmax(np.zeros((2, 0))), "at least one entry"),
+        (lambda: exact.quantile_loss([1.0], [1.0], q=1.0), "q must lie strictly"),
+        (lambda: exact.poisson_nll_loss([1.0], [-1.0]), "target must hold counts"),
+        (lambda: exact.poisson_nll_loss([-1.0], [1.0], log_input=False), "input must hold rates"),
+        (lambda: exact.binary_cross_entropy([0.5, 0.5], [1.0]), "target must have the input"),
+        (lambda: exact.binary_cross_entropy_with_logits([0.5, 0.5], [1.0]), "target must have"),
+        (lambda: exact.nll_loss(0.0, 0), "must have a class axis"),
+        (lambda: exact.nll_loss(np.zeros((2, 3)), [0]), "must have shape \\(2,\\)"),
+        (lambda: exact.nll_loss(np.zeros((1, 3)), [0.5]), "whole numbers"),
+        (lambda: exact.nll_loss(np.zeros((1, 3)), [0], weight=[1.0]), "one entry per class"),
+        (lambda: exact.cross_entropy(np.zeros((1, 3)), [0], label_smoothing=2.0), "label_smooth"),
+    ]
+    for call, message in cases:
+        with pytest.raises(ValueError, match=message):
+            call()
+
+
+def test_a_mean_over_nothing_is_nan_or_infinite():
+    """Every target ignored gives 0 / 0 = nan; weights summing to 0 under a loss of 1 give inf."""
+    assert mp.isnan(exact.cross_entropy(np.zeros((2, 3)), [-100, -100]))
+    assert exact.mse_loss([1.0, 0.0], [0.0, 0.0], weight=[1.0, -1.0]) == mp.inf
+
+
+def test_to_mpf_passes_mpf_through():
+    """An object array of mpf comes back as the same numbers."""
+    numbers = np.array([mp.mpf(1) / 3], dtype=object)
+    assert exact.to_mpf(numbers)[0] is numbers[0]
+
+
+def test_array_namespace_applies_mpmath_elementwise():
+    """exact.xp.log, exp and log1p work element by element on object arrays."""
+    values = exact.to_mpf([1.0, 2.0])
+    assert values_equal(exact.xp.exp(exact.xp.log(values)), values)
+    assert close(exact.xp.log1p(values)[0], LOG_2)
+
+
+def values_equal(first, second):
+    """Equal to 1e-50, element by element."""
+    return all(abs(a - b) < mp.mpf("1e-50") for a, b in zip(first, second))
+
+
+def test_worst_relative_error_and_empty_input():
+    """The worst of several errors is their maximum; no elements give 0 and pass any bound."""
+    assert exact.worst_relative_error([1.0, 1 + 2.0**-51], [1, 1]) == 2.0**-51
+    assert exact.worst_relative_error([], []) == 0.0
+    exact.assert_within_ulp([], [], ulps=0)
+
+
+def test_nearest_float_of_nan_is_nan():
+    """nan rounds to nan."""
+    assert math.isnan(exact.nearest_float([mp.nan])[0])
