@@ -115,8 +115,9 @@ def main():
         f"{column:>9s}" for column in COLUMNS
     )
     print(__doc__.split("\n\n")[0])
-    print("(float64 everywhere; gluon via float64 NDArrays, its output dtype checked: a cell would")
-    print(" read 'float32 only' if a loss could not run in float64; n/a: no such loss or formula)\n")
+    print("(float64 everywhere; gluon via float64 NDArrays, its output dtype checked: a cell")
+    print(" would read 'float32 only' if a loss could not run in float64; n/a: no such loss")
+    print(" or formula)\n")
     print(header)
     print("-" * len(header))
     for label, name, errors in rows:
@@ -125,7 +126,8 @@ def main():
     print("-" * len(header))
     print(f"{'worst':{label_width}s} {'':{case_width}s} "
           + " ".join(f"{cell(worst[column]):>9s}" for column in COLUMNS))
-    print(f"\n2 ulp = 2 * eps = {2 * exact.EPS:.2e}; * = error relative to the sum of the terms' sizes.")
+    print(f"\n2 ulp = 2 * eps = {2 * exact.EPS:.2e}; "
+          "* = error relative to the sum of the terms' sizes.")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ torch constructor arguments (or the free names of the torch expression).
 The *relation* ``entry.to_gluon(loss, input, target, xp)`` maps torch's
 ``reduction="none"`` loss to what gluon returns for the same batch. It uses
 array methods (``reshape``, ``mean(axis)``, ``sum(axis)``, arithmetic) and
-``xp`` (``numpy``, ``torch`` or :data:`lossbook.exact.xp`) only, so it runs on
+``xp`` (``numpy``, ``torch`` or ``lossbook.exact.xp``) only, so it runs on
 numpy arrays, differentiably on torch tensors, and exactly on mpmath values.
 
 :func:`entries` holds one entry per loss with its default options, the book's
@@ -123,7 +123,7 @@ class Batch:
         log-probabilities, as the loss takes them); axis 0 is the batch axis.
     target : ndarray
         float64 targets, or int64 class indices for the losses that take them.
-    options : Mapping, default empty
+    options : Mapping, optional
         Array options drawn with the batch, such as a ``weight`` of the
         input's shape: keyword arguments of the loss, passed beside the
         entry's own options. Only variants (see :func:`variants`) have any.
@@ -250,7 +250,7 @@ class LossEntry:
         terms that cancel, ...), on which lossbook is accurate to 2 ulp.
     equation_block : int, default 0
         Which ``.. math::`` block of the loss's docstring is its :attr:`equation`.
-    array_options : tuple of str, default ()
+    array_options : tuple of str, optional
         The names of the array options each batch carries in :attr:`Batch.options`.
     variant : str, default ""
         What sets a variant apart when its options do not (its batches' shape,
@@ -317,7 +317,7 @@ class LossEntry:
         return self.to_gluon(self.evaluate(batch, "none"), batch.input, batch.target, np)
 
     def exact_loss(self, batch, reduction="none", magnitude=False):
-        """Return the exact loss of ``batch`` (mpmath), from :mod:`lossbook.exact`.
+        """Return the exact loss of ``batch`` (mpmath), from ``lossbook.exact``.
 
         Parameters
         ----------
@@ -330,7 +330,9 @@ class LossEntry:
 
         Returns
         -------
-        mpf, or ndarray of object for ``reduction="none"``
+        ndarray
+            An object array of ``mpmath.mpf`` values for ``reduction="none"``,
+            else one ``mpmath.mpf``.
         """
         reference = exact.reference(self.loss)
         return reference(
@@ -399,20 +401,23 @@ class LossEntry:
         ----------
         torch : module
             The ``torch`` module.
-        input, target : torch.Tensor
+        input, target
+            Tensors, as :meth:`torch_tensors` makes them.
         reduction : str
             One of ``torch.reductions``.
-        arrays : dict of torch.Tensor, optional
-            The batch's array options (see :meth:`torch_tensors`).
+        arrays : dict, optional
+            The batch's array options as tensors (see :meth:`torch_tensors`).
 
         Returns
         -------
-        torch.Tensor
+        object
+            torch's loss, a tensor.
         """
         options = {**self.options, **(arrays or {})}
         spelling = self.torch
         if spelling.class_path is not None:
-            return _resolve(torch, spelling.class_path)(**options, reduction=reduction)(input, target)
+            loss_class = _resolve(torch, spelling.class_path)
+            return loss_class(**options, reduction=reduction)(input, target)
         if spelling.function_path is not None:
             function = _resolve(torch, spelling.function_path)
             return function(input, target, reduction=reduction, **options)
@@ -609,8 +614,10 @@ LOGIT_GRID = np.array(sorted(
     {0.0, *_ROUND_MAGNITUDES, *(-v for v in _ROUND_MAGNITUDES)}
     | set(np.random.default_rng(_GRID_RNG_SEED).uniform(-50.0, 50.0, 24).tolist())
 ))
-"""Logits of the extreme batches, 0 to +-1000: round numbers, which subtract exactly, and
-random ones, which exercise rounding in ``z - m``."""
+"""The logits of the extreme batches, from 0 to +-1000.
+
+Round numbers subtract exactly; the random ones exercise rounding in ``z - m``.
+"""
 _PROBABILITIES = np.array([
     1e-300, 1e-12, 3e-10, 1e-6, 0.01, 0.1, 0.3, 0.5, 0.7, 0.9, 0.99,
     1 - 1e-6, 1 - 3e-10, 1 - 1e-12, 1 - 2**-53,
@@ -710,8 +717,11 @@ def _extreme_rows():
 
 
 EXTREME_ROWS = _extreme_rows()
-"""Rows of four class scores whose exp overflows or underflows, that tie, or that have logit
-gaps of 20 to 40 (tiny normalising tails): the class scores of the extreme batches."""
+"""The rows of four class scores of the extreme batches.
+
+Their exp overflows or underflows, their scores tie, or their logit gaps of
+20 to 40 leave tiny normalising tails.
+"""
 
 
 def _extreme_class_indices():
@@ -751,7 +761,8 @@ def _extreme_distributions():
 
 
 def _extreme_log_distributions():
-    return {"log q and log t from -1000 to 0": Batch(*_product(_LOG_PROBABILITIES, _LOG_PROBABILITIES))}
+    grid = _product(_LOG_PROBABILITIES, _LOG_PROBABILITIES)
+    return {"log q and log t from -1000 to 0": Batch(*grid)}
 
 
 # The entries. Each factory takes the entry's options and returns the entry.
@@ -1448,8 +1459,12 @@ def variants():
         get("poisson_nll", log_input=False),
         _variant(
             get("poisson_nll"),
-            "Stirling's term that works with zero counts (gluon's compute_full=True is nan at 0)",
+            "Stirling's term",
             options={"full": True},
+            relation=(
+                "Checked against torch only: gluon's PoissonNLLLoss(compute_full=True) returns "
+                "nan when any count is 0, as the entry's traps say."
+            ),
             textbook=(
                 "np.exp(input) - target * input + np.where(target > 1, target * np.log(target) "
                 "- target + 0.5 * np.log(2 * np.pi * target), 0)"
@@ -1494,7 +1509,9 @@ def variants():
             options={"label_smoothing": 0.1}, array_options=("weight",),
         ),
         _variant(
-            get("nll"), "class weights or an ignored class", _class_weight_and_ignored(ignore_index),
+            get("nll"),
+            "class weights or an ignored class",
+            _class_weight_and_ignored(ignore_index),
             options={"ignore_index": ignore_index}, array_options=("weight",),
         ),
         _variant(

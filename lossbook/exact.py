@@ -694,7 +694,8 @@ def binary_cross_entropy_with_logits(
 ):
     r"""Binary cross-entropy of logits, exactly.
 
-    .. math:: \ell_i = w_i \left[ r_i \, y_i \log(1 + e^{-z_i}) + (1 - y_i) \log(1 + e^{z_i}) \right]
+    .. math:: \ell_i = w_i \left[ r_i \, y_i \log(1 + e^{-z_i})
+        + (1 - y_i) \log(1 + e^{z_i}) \right]
 
     Parameters
     ----------
@@ -747,7 +748,9 @@ def _class_indices(target, sample_shape, num_classes, ignore_index):
     """Validated class indices, flat, with ``None`` where the target is ``ignore_index``."""
     array = np.asarray(target)
     if array.shape != sample_shape:
-        raise ValueError(f"target of class indices must have shape {sample_shape}, got {array.shape}")
+        raise ValueError(
+            f"target of class indices must have shape {sample_shape}, got {array.shape}"
+        )
     indices = []
     for value in array.ravel():
         if float(value) != int(value):
@@ -769,7 +772,9 @@ def _class_weights(weight, num_classes):
         return [mp.mpf(1)] * num_classes
     w = to_mpf(weight)
     if w.shape != (num_classes,):
-        raise ValueError(f"weight must have one entry per class, shape ({num_classes},), got {w.shape}")
+        raise ValueError(
+            f"weight must have one entry per class, shape ({num_classes},), got {w.shape}"
+        )
     return list(w)
 
 
@@ -874,7 +879,8 @@ def cross_entropy(
         t = _probabilities(target, "target")
         t = np.moveaxis(t, class_axis, -1).reshape(-1, num_classes)
         values = [
-            [w[c] * ((1 - smoothing) * probabilities[c] + share) * row[c] for c in range(num_classes)]
+            [w[c] * ((1 - smoothing) * t_c + share) * nll_c for c, (t_c, nll_c) in
+             enumerate(zip(probabilities, row))]
             for row, probabilities in zip(nll, t)
         ]
         return _reduce(_losses(values, sample_shape), reduction, magnitude)

@@ -46,7 +46,7 @@ def test_loss_within_2ulp_of_exact(entry, batch, reduction):
 
 @pytest.mark.parametrize(("entry", "batch"), CORRECTLY_ROUNDED)
 def test_loss_correctly_rounded(entry, batch):
-    """Where the docstring promises it, each unreduced value is the float64 nearest the exact one."""
+    """Where the docstring promises it, each unreduced value is the double nearest the exact one."""
     exact.assert_correctly_rounded(entry.evaluate(batch, "none"), entry.exact_loss(batch, "none"))
 
 

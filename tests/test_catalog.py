@@ -253,7 +253,8 @@ def test_calls_name_the_array_options():
     """A weighted variant's calls pass its weights by name; torch's weighted MSE is the function."""
     labels = {entry.label: entry for entry in VARIANTS}
     mse = labels["l2[weight]"]
-    assert mse.lossbook_call("mean") == "lb.mse_loss(input, target, weight=weight, reduction='mean')"
+    lossbook_call = "lb.mse_loss(input, target, weight=weight, reduction='mean')"
+    assert mse.lossbook_call("mean") == lossbook_call
     assert mse.torch_call("mean") == (
         "torch.nn.functional.mse_loss(input, target, weight=weight, reduction='mean')"
     )
@@ -480,7 +481,7 @@ def test_exact_gluon_is_what_gluon_returns(entry):
 
 
 def test_exact_gluon_is_undefined_where_the_relation_divides_by_zero():
-    """At p = 0 gluon's epsilon term log1p(eps / p) divides by zero; without gluon it is an error."""
+    """At p = 0 gluon's term log1p(eps / p) divides by zero; without gluon class, an error."""
     batch = catalog.Batch(np.array([[0.0]]), np.array([[1.0]]))
     with pytest.raises(ZeroDivisionError):
         catalog.get("bce").exact_gluon(batch)
@@ -527,7 +528,7 @@ TARGETS = MODEL_RNG.standard_normal((8, 1))
 
 
 def test_half_mse_reproduces_an_mxnet_step_and_half_the_learning_rate_does_not():
-    """With weight decay, gluon's L2Loss step is torch's 0.5 * MSELoss step, not MSELoss at lr / 2."""
+    """With weight decay, gluon's L2Loss step is torch's 0.5 * MSELoss step, not lr / 2's."""
     gluon = gluon_sgd_step(mx.gluon.loss.L2Loss(), INPUTS, TARGETS, WEIGHTS, len(INPUTS))
     half_loss = torch_step(lambda a, b: 0.5 * torch.nn.MSELoss()(a, b), INPUTS, TARGETS, WEIGHTS)
     half_lr = torch_step(torch.nn.MSELoss(), INPUTS, TARGETS, WEIGHTS, lr=LR / 2)
@@ -572,7 +573,9 @@ def gluon_loss_output_shapes(batch_size=5):
     losses = mx.gluon.loss
     # float32, which every class accepts: only the shapes matter here.
     arrays = {
-        losses.CTCLoss: (rng.standard_normal((batch_size, 6, 4)), rng.integers(1, 4, (batch_size, 2))),
+        losses.CTCLoss: (
+            rng.standard_normal((batch_size, 6, 4)), rng.integers(1, 4, (batch_size, 2))
+        ),
         losses.TripletLoss: (first, second, second + 1),
         losses.CosineEmbeddingLoss: (first, second, np.ones(batch_size)),
         losses.SoftmaxCrossEntropyLoss: (first, labels),
@@ -615,7 +618,7 @@ def test_mxnet_18_kl_div_batch_mean_is_torch_mean():
 @pytest.mark.parametrize(("torch_class", "from_logits"), [("CrossEntropyLoss", False),
                                                           ("NLLLoss", True)])
 def test_torch_class_weighted_mean_divides_by_the_target_weights(torch_class, from_logits):
-    """gluon's sample_weight=class_w[label] then .mean() is torch's weighted sum / N, not its mean."""
+    """gluon's sample_weight=class_w[label], .mean() is torch's weighted sum / N, not its mean."""
     rng = np.random.default_rng(14)
     scores, labels = rng.standard_normal((6, 3)), np.array([0, 0, 0, 0, 1, 2])
     class_w = np.array([0.5, 2.0, 3.0])

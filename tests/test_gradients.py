@@ -40,7 +40,8 @@ def finite_difference_gradient(entry, batch, reduction, step=1e-6):
     """Central differences of the lossbook loss, one input element at a time."""
 
     def total(x):
-        return float(np.sum(entry.evaluate(catalog.Batch(x, batch.target, batch.options), reduction)))
+        moved = catalog.Batch(x, batch.target, batch.options)
+        return float(np.sum(entry.evaluate(moved, reduction)))
 
     gradient = np.zeros_like(batch.input)
     for index in np.ndindex(batch.input.shape):
