@@ -79,8 +79,9 @@ _GLUON_CLASS_INDICES = "class indices (any dtype), shape (N,)"
 _PER_SAMPLE_TRAP = (
     "gluon returns one loss per sample; MXNet code calls loss.backward() on that vector and then "
     "trainer.step(batch_size), which divides by the batch size. torch's reduction='mean' already "
-    "averages, so do not divide by the batch size again; MXNet code that calls trainer.step(1) "
-    "sums instead, which reduction='sum' reproduces."
+    "averages, so do not divide by the batch size again. MXNet code that calls trainer.step(1) "
+    "adds up the per-sample values instead: torch's reduction='mean' times the batch size, which "
+    "is reduction='sum' only when each sample has one value."
 )
 
 _LOSS_SCALE_REASON = (

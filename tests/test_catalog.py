@@ -502,7 +502,8 @@ LR, WD = 0.125, 0.0625  # exact in float32, in which mxnet's optimizers take the
 
 def gluon_sgd_step(block, inputs, targets, weights, batch_size):
     """One MXNet SGD step (weight decay WD) of a linear model, as MXNet training code takes it."""
-    net = mx.gluon.nn.Dense(1, use_bias=False, in_units=inputs.shape[1], dtype="float64")
+    outputs, in_units = weights.shape
+    net = mx.gluon.nn.Dense(outputs, use_bias=False, in_units=in_units, dtype="float64")
     net.initialize()
     net.weight.set_data(nd(weights))
     trainer = mx.gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": LR, "wd": WD})
@@ -547,11 +548,21 @@ def test_adam_all_but_ignores_the_loss_scale():
     assert_allclose(slow - WEIGHTS, (full - WEIGHTS) / 2, rtol=1e-6)
 
 
-def test_trainer_step_of_one_is_torch_sum():
-    """gluon's per-sample L1Loss with trainer.step(1) is torch's L1Loss(reduction='sum') step."""
+def test_trainer_step_of_one_is_torch_mean_times_the_batch_size():
+    """gluon's L1Loss with trainer.step(1) adds up per-sample means: torch's mean times N.
+
+    With one value per sample that is torch's reduction='sum'; with three it is not.
+    """
     gluon = gluon_sgd_step(mx.gluon.loss.L1Loss(), INPUTS, TARGETS, WEIGHTS, 1)
-    expected = torch_step(torch.nn.L1Loss(reduction="sum"), INPUTS, TARGETS, WEIGHTS)
-    assert_allclose(gluon, expected, rtol=RTOL)
+    summed = torch_step(torch.nn.L1Loss(reduction="sum"), INPUTS, TARGETS, WEIGHTS)
+    assert_allclose(gluon, summed, rtol=RTOL)
+    targets, weights = MODEL_RNG.standard_normal((8, 3)), MODEL_RNG.standard_normal((3, 3))
+    gluon = gluon_sgd_step(mx.gluon.loss.L1Loss(), INPUTS, targets, weights, 1)
+    scaled = torch_step(lambda a, b: torch.nn.L1Loss()(a, b) * len(INPUTS), INPUTS, targets,
+                        weights)
+    summed = torch_step(torch.nn.L1Loss(reduction="sum"), INPUTS, targets, weights)
+    assert_allclose(gluon, scaled, rtol=RTOL)
+    assert not np.allclose(gluon, summed, rtol=1e-6)
 
 
 def test_gluon_poisson_step_is_torch_mean_over_the_batch_size():
