@@ -12,12 +12,14 @@ Working precision
 -----------------
 Every function computes at :data:`DIGITS` = 60 significant decimal digits
 (about 200 bits), whatever ``mpmath.mp.dps`` is set to outside. float64
-carries 16 digits, so a reference that keeps 40 correct digits is exact for
-every measurement the book makes. The formulas are chosen so that none loses
-more than about 20 digits to cancellation on float64 inputs: the softmax
-family is evaluated as :math:`(z - m) - \log(1 + \sum_{j \ne \arg\max} e^{z_j - m})`
-with :math:`m = \max_j z_j`, so a loss of :math:`10^{-45}` next to a logit of
-70 keeps all its digits, and a difference of float64 numbers is exact.
+carries about 16 digits, so a reference that keeps 40 correct digits settles
+every comparison the book makes. The only cancellation left is between the
+terms of the losses whose terms have both signs (Poisson, KL), where a float64
+input such as a rounded :math:`\log t` can cancel about 16 digits, leaving
+more than 40. The softmax family is evaluated as
+:math:`(z - m) - \log(1 + \sum_{j \ne \arg\max} e^{z_j - m})` with
+:math:`m = \max_j z_j`, so nothing overflows and a loss of :math:`10^{-45}`
+next to a logit of 70 keeps all its digits.
 
 Returned values
 ---------------
@@ -272,8 +274,8 @@ def sigmoid(input):
 
     Returns
     -------
-    ndarray of object
-        ``mpf`` values, shaped like ``input``.
+    ndarray
+        An object array of ``mpmath.mpf`` values, shaped like ``input``.
     """
     mp = _mpmath()
     return _map(lambda z: 1 / (1 + mp.exp(-z)), to_mpf(input))
@@ -291,8 +293,8 @@ def softplus(input):
 
     Returns
     -------
-    ndarray of object
-        ``mpf`` values, shaped like ``input``.
+    ndarray
+        An object array of ``mpmath.mpf`` values, shaped like ``input``.
     """
     mp = _mpmath()
     return _map(lambda z: mp.log1p(mp.exp(z)), to_mpf(input))
@@ -310,8 +312,8 @@ def log_sigmoid(input):
 
     Returns
     -------
-    ndarray of object
-        ``mpf`` values, shaped like ``input``.
+    ndarray
+        An object array of ``mpmath.mpf`` values, shaped like ``input``.
     """
     mp = _mpmath()
     return _map(lambda z: -mp.log1p(mp.exp(-z)), to_mpf(input))
@@ -356,8 +358,8 @@ def log_softmax(input, axis=-1):
 
     Returns
     -------
-    ndarray of object
-        ``mpf`` values, shaped like ``input``.
+    ndarray
+        An object array of ``mpmath.mpf`` values, shaped like ``input``.
     """
     rows, shape = _rows(input, axis)
     out = np.array([_log_softmax_row(list(row))[0] for row in rows], dtype=object)
@@ -377,8 +379,8 @@ def softmax(input, axis=-1):
 
     Returns
     -------
-    ndarray of object
-        ``mpf`` values, shaped like ``input``.
+    ndarray
+        An object array of ``mpmath.mpf`` values, shaped like ``input``.
     """
     return _map(_mpmath().exp, log_softmax(input, axis))
 
@@ -396,8 +398,8 @@ def logsumexp(input, axis=-1):
 
     Returns
     -------
-    ndarray of object
-        ``mpf`` values, shaped like ``input`` without ``axis``.
+    ndarray
+        An object array of ``mpmath.mpf`` values, shaped like ``input`` without ``axis``.
     """
     rows, shape = _rows(input, axis)
     out = np.empty(len(rows), dtype=object)
@@ -428,7 +430,9 @@ def mse_loss(input, target, *, weight=None, reduction="mean", magnitude=False):
 
     Returns
     -------
-    mpf, or ndarray of object for ``reduction="none"``
+    ndarray
+        An object array of ``mpmath.mpf`` losses for ``reduction="none"``,
+        else one ``mpmath.mpf``.
     """
     _check_reduction(reduction)
     x, y = _pair(input, target)
@@ -456,7 +460,9 @@ def l1_loss(input, target, *, weight=None, reduction="mean", magnitude=False):
 
     Returns
     -------
-    mpf, or ndarray of object for ``reduction="none"``
+    ndarray
+        An object array of ``mpmath.mpf`` losses for ``reduction="none"``,
+        else one ``mpmath.mpf``.
     """
     _check_reduction(reduction)
     x, y = _pair(input, target)
@@ -502,7 +508,9 @@ def huber_loss(input, target, *, delta=1.0, weight=None, reduction="mean", magni
 
     Returns
     -------
-    mpf, or ndarray of object for ``reduction="none"``
+    ndarray
+        An object array of ``mpmath.mpf`` losses for ``reduction="none"``,
+        else one ``mpmath.mpf``.
     """
     _check_reduction(reduction)
     delta = _positive(delta, "delta")
@@ -531,7 +539,9 @@ def smooth_l1_loss(input, target, *, beta=1.0, reduction="mean", magnitude=False
 
     Returns
     -------
-    mpf, or ndarray of object for ``reduction="none"``
+    ndarray
+        An object array of ``mpmath.mpf`` losses for ``reduction="none"``,
+        else one ``mpmath.mpf``.
     """
     _check_reduction(reduction)
     beta = _positive(beta, "beta")
@@ -561,7 +571,9 @@ def quantile_loss(input, target, *, q=0.5, reduction="mean", magnitude=False):
 
     Returns
     -------
-    mpf, or ndarray of object for ``reduction="none"``
+    ndarray
+        An object array of ``mpmath.mpf`` losses for ``reduction="none"``,
+        else one ``mpmath.mpf``.
     """
     _check_reduction(reduction)
     q_ = _number(q)
@@ -612,7 +624,9 @@ def poisson_nll_loss(
 
     Returns
     -------
-    mpf, or ndarray of object for ``reduction="none"``
+    ndarray
+        An object array of ``mpmath.mpf`` losses for ``reduction="none"``,
+        else one ``mpmath.mpf``.
     """
     mp = _mpmath()
     _check_reduction(reduction)
@@ -668,7 +682,9 @@ def binary_cross_entropy(input, target, *, weight=None, reduction="mean", magnit
 
     Returns
     -------
-    mpf, or ndarray of object for ``reduction="none"``
+    ndarray
+        An object array of ``mpmath.mpf`` losses for ``reduction="none"``,
+        else one ``mpmath.mpf``.
     """
     mp = _mpmath()
     _check_reduction(reduction)
@@ -711,7 +727,9 @@ def binary_cross_entropy_with_logits(
 
     Returns
     -------
-    mpf, or ndarray of object for ``reduction="none"``
+    ndarray
+        An object array of ``mpmath.mpf`` losses for ``reduction="none"``,
+        else one ``mpmath.mpf``.
     """
     mp = _mpmath()
     _check_reduction(reduction)
@@ -809,7 +827,9 @@ def nll_loss(input, target, *, weight=None, ignore_index=-100, reduction="mean",
 
     Returns
     -------
-    mpf, or ndarray of object for ``reduction="none"``
+    ndarray
+        An object array of ``mpmath.mpf`` losses for ``reduction="none"``,
+        else one ``mpmath.mpf``.
     """
     mp = _mpmath()
     _check_reduction(reduction)
@@ -863,7 +883,9 @@ def cross_entropy(
 
     Returns
     -------
-    mpf, or ndarray of object for ``reduction="none"``
+    ndarray
+        An object array of ``mpmath.mpf`` losses for ``reduction="none"``,
+        else one ``mpmath.mpf``.
     """
     mp = _mpmath()
     _check_reduction(reduction)
@@ -923,7 +945,9 @@ def kl_div(input, target, *, reduction="mean", log_target=False, magnitude=False
 
     Returns
     -------
-    mpf, or ndarray of object for ``reduction="none"``
+    ndarray
+        An object array of ``mpmath.mpf`` losses for ``reduction="none"``,
+        else one ``mpmath.mpf``.
     """
     mp = _mpmath()
     _check_reduction(reduction, REDUCTIONS + ("batchmean",))
@@ -960,7 +984,9 @@ def soft_margin_loss(input, target, *, reduction="mean", magnitude=False):
 
     Returns
     -------
-    mpf, or ndarray of object for ``reduction="none"``
+    ndarray
+        An object array of ``mpmath.mpf`` losses for ``reduction="none"``,
+        else one ``mpmath.mpf``.
     """
     mp = _mpmath()
     _check_reduction(reduction)
@@ -986,7 +1012,9 @@ def hinge_loss(input, target, *, margin=1.0, reduction="mean", magnitude=False):
 
     Returns
     -------
-    mpf, or ndarray of object for ``reduction="none"``
+    ndarray
+        An object array of ``mpmath.mpf`` losses for ``reduction="none"``,
+        else one ``mpmath.mpf``.
     """
     _check_reduction(reduction)
     m = _number(margin)
@@ -1012,7 +1040,9 @@ def squared_hinge_loss(input, target, *, margin=1.0, reduction="mean", magnitude
 
     Returns
     -------
-    mpf, or ndarray of object for ``reduction="none"``
+    ndarray
+        An object array of ``mpmath.mpf`` losses for ``reduction="none"``,
+        else one ``mpmath.mpf``.
     """
     _check_reduction(reduction)
     m = _number(margin)
@@ -1085,7 +1115,7 @@ def ulp_errors(computed, reference, scale=None):
 
     Returns
     -------
-    ndarray of float64
+    ndarray
         One error per element, flattened.
 
     Raises
@@ -1133,7 +1163,7 @@ def relative_errors(computed, reference, scale=None):
 
     Returns
     -------
-    ndarray of float64
+    ndarray
         One error per element, flattened.
 
     Examples
@@ -1210,7 +1240,7 @@ def nearest_float(reference):
 
     Returns
     -------
-    ndarray of float64
+    ndarray
         Shaped like ``reference``.
 
     Examples
