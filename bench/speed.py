@@ -3,7 +3,8 @@
 Every catalog entry and variant (lossbook.catalog.entries() + variants()) is
 timed with the reduction the book uses for it (entry.torch.reduction, "mean"
 unless marked) on a batch of 10**6 float64 elements drawn by its make_batch:
-10**5 samples of 10 values, or of 10 classes. Each time is the median of
+10**5 samples of 10 values, or of 10 classes (5 * 10**4 samples of 10 classes
+at 2 positions for a batch shaped (N, C, d)). Each time is the median of
 repeated single calls (the ratio of the fastest calls is printed too); the
 three implementations take turns, so that a busy machine slows them alike.
 torch runs the entry's spelling (its class, function, or the torch expression
@@ -15,6 +16,7 @@ asynchronous result.
 Run: .venv/bin/python bench/speed.py
 """
 
+import math
 import os
 import statistics
 import time
@@ -33,6 +35,13 @@ SHAPE = (10**5, 10)
 REPEATS = 21
 
 
+def shape_of(entry):
+    """SHAPE, in the layout of the entry's own batches: (N, C) or, for (N, C, d...), fewer samples."""
+    layout = entry.make_batch(np.random.default_rng(0)).input.shape
+    positions = math.prod(layout[2:])
+    return (SHAPE[0] // positions, SHAPE[1], *layout[2:])
+
+
 def name_of(entry):
     """The entry's label, with the reduction if not "mean" and a note for torch expressions."""
     name = entry.label
@@ -45,7 +54,8 @@ def name_of(entry):
 
 def timed_calls(entry, rng):
     """The lossbook, torch and (if gluon has the loss) gluon calls of one entry on one batch."""
-    batch = entry.make_batch(rng, SHAPE)
+    batch = entry.make_batch(rng, shape_of(entry))
+    assert batch.input.size == math.prod(SHAPE), (entry.label, batch.input.shape)
     reduction = entry.torch.reduction
     input, target, arrays = entry.torch_tensors(torch, batch)
     calls = [

@@ -599,7 +599,7 @@ def _log_distribution_batch(rng, shape=_ROWS):
     return Batch(predicted, activations.log_softmax(_class_scores(rng, shape)))
 
 
-def _spatial_class_index_batch(rng, shape=(SAMPLES // 2, CLASSES, 3)):
+def _spatial_class_index_batch(rng, shape=(SAMPLES // 2, CLASSES, 2)):
     """Class scores of shape (N, C, d) and int64 class indices of shape (N, d)."""
     return Batch(_class_scores(rng, shape), rng.integers(0, shape[1], shape[:1] + shape[2:]))
 
