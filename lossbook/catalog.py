@@ -15,8 +15,16 @@ torch constructor arguments (or the free names of the torch expression).
 
 The *relation* ``entry.to_gluon(loss, input, target, xp)`` maps torch's
 ``reduction="none"`` loss to what gluon returns for the same batch. It uses
-array methods and ``xp`` (``numpy`` or ``torch``) only, so it runs on numpy
-arrays and, differentiably, on torch tensors.
+array methods (``reshape``, ``mean(axis)``, ``sum(axis)``, arithmetic) and
+``xp`` (``numpy``, ``torch`` or ``lossbook.exact.xp``) only, so it runs on
+numpy arrays, differentiably on torch tensors, and exactly on mpmath values.
+
+:func:`entries` holds one entry per loss with its default options, the book's
+list of losses. :func:`variants` adds entries built with other options (a
+Huber threshold, a quantile, weights, label smoothing, ...), so that the tests
+and benchmarks, which run both, cover the options too. A variant's weights are
+arrays shaped like its batch, so its ``make_batch`` draws them with the batch
+(:attr:`Batch.options`), and its ``array_options`` names them.
 
 Examples
 --------
@@ -28,15 +36,17 @@ Examples
 2.0
 """
 
+import dataclasses
+import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 
-from . import activations, classification, regression
+from . import activations, classification, exact, regression
 from . import margin as margin_losses
 
 FAMILIES = ("regression", "probabilistic", "margin", "divergence")
@@ -69,7 +79,14 @@ _GLUON_CLASS_INDICES = "class indices (any dtype), shape (N,)"
 _PER_SAMPLE_TRAP = (
     "gluon returns one loss per sample; MXNet code calls loss.backward() on that vector and then "
     "trainer.step(batch_size), which divides by the batch size. torch's reduction='mean' already "
-    "averages, so do not divide by the batch size again."
+    "averages, so do not divide by the batch size again. MXNet code that calls trainer.step(1) "
+    "adds up the per-sample values instead: torch's reduction='mean' times the batch size, which "
+    "is reduction='sum' only when each sample has one value."
+)
+
+_LOSS_SCALE_REASON = (
+    "scaling the learning rate instead matches only plain SGD without weight decay, since weight "
+    "decay does not scale with the loss and Adam all but ignores the loss's scale"
 )
 
 _SHAPE_TRAP = (
@@ -81,6 +98,13 @@ _SHAPE_TRAP = (
 _SIGNED_LABEL_TRAP = (
     "Labels must be -1 or +1: with a 0/1 label of 0 the loss is the margin whatever the score, "
     "with nothing to learn, and neither framework checks."
+)
+
+_CLASS_WEIGHT_TRAP = (
+    "torch's {torch_class}(weight=class_w) with reduction='mean' divides by the summed weights "
+    "of the target classes, not by the batch size: porting gluon's loss(pred, label, "
+    "class_w[label]).mean() to it changes the loss and its gradients whenever a batch's classes "
+    "are unbalanced; {torch_class}(weight=class_w, reduction='sum') / batch_size keeps gluon's."
 )
 
 _FROM_LOGITS_TRAP = (
@@ -100,10 +124,15 @@ class Batch:
         log-probabilities, as the loss takes them); axis 0 is the batch axis.
     target : ndarray
         float64 targets, or int64 class indices for the losses that take them.
+    options : Mapping, optional
+        Array options drawn with the batch, such as a ``weight`` of the
+        input's shape: keyword arguments of the loss, passed beside the
+        entry's own options. Only variants (see :func:`variants`) have any.
     """
 
     input: np.ndarray
     target: np.ndarray
+    options: Mapping = dataclasses.field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -122,8 +151,13 @@ class TorchSpelling:
     expression : str or None
         A torch expression in ``input``, ``target`` and the entry's options that
         gives the unreduced loss and ends in a call, so that ``.mean()`` or
-        ``.sum()`` can follow it. Exactly one of ``class_path`` and
-        ``expression`` is set.
+        ``.sum()`` can follow it.
+    function_path : str or None
+        Dotted path of a ``torch.nn.functional`` function, called as
+        ``function(input, target, reduction=..., **options)``: the spelling of
+        options that torch's class lacks (the elementwise ``weight`` of
+        ``mse_loss``, ``l1_loss`` and ``huber_loss``). Exactly one of
+        ``class_path``, ``expression`` and ``function_path`` is set.
     reduction : str, default "mean"
         The reduction the book uses with this loss.
     reductions : tuple of str
@@ -137,10 +171,12 @@ class TorchSpelling:
     expression: str | None = None
     reduction: str = "mean"
     reductions: tuple[str, ...] = ("none", "mean", "sum")
+    function_path: str | None = None
 
     def __post_init__(self):
-        if (self.class_path is None) == (self.expression is None):
-            raise ValueError("give exactly one of class_path and expression")
+        spellings = (self.class_path, self.expression, self.function_path)
+        if sum(spelling is not None for spelling in spellings) != 1:
+            raise ValueError("give exactly one of class_path, expression and function_path")
         if self.reduction not in self.reductions:
             raise ValueError(f"reduction {self.reduction!r} is not one of {self.reductions}")
 
@@ -201,9 +237,28 @@ class LossEntry:
         What goes wrong when porting gluon code to PyTorch.
     make_batch : callable
         ``make_batch(rng)`` returns a valid random :class:`Batch`, drawn from the
-        ``numpy.random.Generator`` ``rng``.
+        ``numpy.random.Generator`` ``rng``; ``make_batch(rng, shape)`` draws
+        one of another shape, ``(samples, values)`` for elementwise losses and
+        ``(samples, classes)`` for the others.
+    textbook : str or None
+        The loss as a textbook writes it, a numpy expression in ``np``,
+        ``input``, ``target`` and the options that gives the unreduced loss,
+        with nothing guarding against overflow or cancellation: the baseline
+        of the accuracy benchmark. None where there is no such one-liner.
+    extreme_batches : callable
+        ``extreme_batches()`` returns a dict of named batches at the edges of
+        float64 (logits of +-1000, probabilities within 1e-12 of 0 and 1,
+        terms that cancel, ...), on which lossbook is accurate to 2 ulp.
     equation_block : int, default 0
         Which ``.. math::`` block of the loss's docstring is its :attr:`equation`.
+    array_options : tuple of str, optional
+        The names of the array options each batch carries in :attr:`Batch.options`.
+    variant : str, default ""
+        What sets a variant apart when its options do not (its batches' shape,
+        say); part of its :attr:`label`.
+    correctly_rounded : bool, default False
+        True if the loss's docstring promises every unreduced value is the
+        float64 nearest the exact one (not only within 2 ulp of it).
     """
 
     key: str
@@ -219,7 +274,12 @@ class LossEntry:
     to_gluon: Callable | None
     traps: tuple[str, ...]
     make_batch: Callable
+    textbook: str | None
+    extreme_batches: Callable
     equation_block: int = 0
+    array_options: tuple[str, ...] = ()
+    variant: str = ""
+    correctly_rounded: bool = False
 
     def __post_init__(self):
         if self.family not in FAMILIES:
@@ -232,13 +292,24 @@ class LossEntry:
         """The loss in LaTeX, without delimiters, as its lossbook docstring shows it."""
         return math_blocks(self.loss.__doc__)[self.equation_block]
 
+    @property
+    def label(self):
+        """The key with the options and array options, e.g. ``"huber[delta=1.5, weight]"``."""
+        parts = [f"{name}={value}" for name, value in self.options.items()]
+        parts += [*self.array_options, *([self.variant] if self.variant else [])]
+        return f"{self.key}[{', '.join(parts)}]" if parts else self.key
+
+    def _keywords(self, batch):
+        """The keyword options of a call on ``batch``: the entry's and the batch's."""
+        return {**self.options, **batch.options}
+
     def evaluate(self, batch, reduction):
         """Return lossbook's loss of ``batch``, reduced by ``reduction``."""
-        return self.loss(batch.input, batch.target, reduction=reduction, **self.options)
+        return self.loss(batch.input, batch.target, reduction=reduction, **self._keywords(batch))
 
     def gradient(self, batch, reduction):
         """Return the gradient of ``evaluate(batch, reduction)`` with respect to the input."""
-        return self.grad(batch.input, batch.target, reduction=reduction, **self.options)
+        return self.grad(batch.input, batch.target, reduction=reduction, **self._keywords(batch))
 
     def expected_gluon(self, batch):
         """Return what gluon should output for ``batch``: the relation applied to lossbook."""
@@ -246,18 +317,145 @@ class LossEntry:
             raise ValueError(f"gluon has no class for the {self.key!r} loss")
         return self.to_gluon(self.evaluate(batch, "none"), batch.input, batch.target, np)
 
+    def exact_loss(self, batch, reduction="none", magnitude=False):
+        """Return the exact loss of ``batch`` (mpmath), from ``lossbook.exact``.
+
+        Parameters
+        ----------
+        batch : Batch
+        reduction : str, default "none"
+            One of ``torch.reductions``.
+        magnitude : bool, default False
+            Return the sum of the magnitudes of each loss's terms instead, the
+            scale a cancelling loss's error is measured against.
+
+        Returns
+        -------
+        ndarray
+            An object array of ``mpmath.mpf`` values for ``reduction="none"``,
+            else one ``mpmath.mpf``.
+        """
+        reference = exact.reference(self.loss)
+        return reference(
+            batch.input, batch.target, reduction=reduction, magnitude=magnitude,
+            **self._keywords(batch),
+        )
+
+    def exact_gluon(self, batch, magnitude=False):
+        """Return what gluon should output for ``batch``, exactly: the relation applied to mpmath.
+
+        Raises
+        ------
+        ValueError
+            If gluon has no class for the loss.
+        ZeroDivisionError
+            Where the relation is undefined: gluon's epsilon terms divide by a
+            probability of exactly 0 (or 1) in ``bce`` and by a target of 0 in
+            ``kl_div``.
+        """
+        if self.to_gluon is None:
+            raise ValueError(f"gluon has no class for the {self.key!r} loss")
+        loss = self.exact_loss(batch, "none", magnitude)
+        with exact.working_precision():
+            input, target = exact.to_mpf(batch.input), exact.to_mpf(batch.target)
+            return self.to_gluon(loss, input, target, exact.xp)
+
+    def textbook_loss(self, batch):
+        """Return the unreduced :attr:`textbook` formula of ``batch``, overflow and all.
+
+        Raises
+        ------
+        ValueError
+            If the entry has no textbook formula.
+        """
+        if self.textbook is None:
+            raise ValueError(f"the {self.label!r} entry has no textbook formula")
+        namespace = {"np": np, "input": batch.input, "target": batch.target}
+        namespace.update(self._keywords(batch))
+        with np.errstate(all="ignore"):
+            return eval(self.textbook, {"__builtins__": {}}, namespace)
+
+    def torch_tensors(self, torch, batch):
+        """Return the batch for torch: float64 input, the target, and the array options.
+
+        The target is int64 where it holds class indices, else float64; the
+        array options are float64 tensors.
+
+        Returns
+        -------
+        tuple
+            ``(input, target, arrays)``, ``arrays`` a dict of tensors.
+        """
+        target = np.asarray(batch.target)
+        target = target.astype(np.int64 if target.dtype.kind in "iu" else np.float64)
+        arrays = {
+            name: torch.from_numpy(np.array(value, dtype=np.float64))
+            for name, value in batch.options.items()
+        }
+        input = torch.from_numpy(np.array(batch.input, dtype=np.float64))
+        return input, torch.from_numpy(target), arrays
+
+    def torch_forward(self, torch, input, target, reduction, arrays=None):
+        """Compute the loss with torch, as :attr:`torch` spells it.
+
+        Parameters
+        ----------
+        torch : module
+            The ``torch`` module.
+        input, target
+            Tensors, as :meth:`torch_tensors` makes them.
+        reduction : str
+            One of ``torch.reductions``.
+        arrays : dict, optional
+            The batch's array options as tensors (see :meth:`torch_tensors`).
+
+        Returns
+        -------
+        object
+            torch's loss, a tensor.
+        """
+        options = {**self.options, **(arrays or {})}
+        spelling = self.torch
+        if spelling.class_path is not None:
+            loss_class = _resolve(torch, spelling.class_path)
+            return loss_class(**options, reduction=reduction)(input, target)
+        if spelling.function_path is not None:
+            function = _resolve(torch, spelling.function_path)
+            return function(input, target, reduction=reduction, **options)
+        # Run the very text the catalog shows, so that the text is what the tests check.
+        namespace = {"torch": torch, "input": input, "target": target, **options}
+        unreduced = eval(spelling.expression, {"__builtins__": {}}, namespace)
+        return unreduced if reduction == "none" else getattr(unreduced, reduction)()
+
+    def gluon_block(self, mx):
+        """Build the gluon loss block, given the ``mxnet`` module.
+
+        Raises
+        ------
+        ValueError
+            If gluon has no class for the loss.
+        """
+        if self.gluon is None:
+            raise ValueError(f"gluon has no class for the {self.key!r} loss")
+        return _resolve(mx, self.gluon.class_path)(**self.gluon.kwargs)
+
     def lossbook_call(self, reduction):
         """Return the lossbook call as source text, with the options written out."""
-        arguments = ["input", "target", *_keyword_texts(self.options), f"reduction={reduction!r}"]
+        arguments = ["input", "target", *_keyword_texts(self.options), *self._array_texts()]
+        arguments.append(f"reduction={reduction!r}")
         return f"lb.{self.loss.__name__}({', '.join(arguments)})"
 
     def torch_call(self, reduction):
         """Return the torch call as source text, with the options written out."""
+        options = [*_keyword_texts(self.options), *self._array_texts()]
         if self.torch.class_path is not None:
-            arguments = [*_keyword_texts(self.options), f"reduction={reduction!r}"]
+            arguments = [*options, f"reduction={reduction!r}"]
             return f"{self.torch.class_path}({', '.join(arguments)})(input, target)"
+        if self.torch.function_path is not None:
+            arguments = ["input", "target", *options, f"reduction={reduction!r}"]
+            return f"{self.torch.function_path}({', '.join(arguments)})"
         call = self.torch.expression + ("" if reduction == "none" else f".{reduction}()")
-        return f"{call} with {', '.join(_keyword_texts(self.options))}" if self.options else call
+        return f"{call} with {', '.join(options)}" if options else call
 
     def gluon_call(self):
         """Return the gluon call as source text, or a sentence saying gluon has no class."""
@@ -265,6 +463,15 @@ class LossEntry:
             return "gluon has no class for this loss"
         arguments = ", ".join(_keyword_texts(self.gluon.kwargs))
         return f"{self.gluon.class_path}({arguments})(pred, label)"
+
+    def _array_texts(self):
+        """``["weight=weight", ...]`` for the array options."""
+        return [f"{name}={name}" for name in self.array_options]
+
+
+def _resolve(module, dotted_path):
+    """Return the object at ``dotted_path``, a path that starts with the module's own name."""
+    return functools.reduce(getattr, dotted_path.split(".")[1:], module)
 
 
 def math_blocks(docstring):
@@ -326,64 +533,237 @@ def _same_loss_per_sample(loss, input, target, xp):
     return _per_sample_mean(loss)
 
 
-# Batches.
+# Batches. Each maker takes a generator and an optional shape.
+
+_ELEMENTWISE = (SAMPLES, FEATURES)
+_ROWS = (SAMPLES, CLASSES)
 
 
-def _real_pairs(rng):
+def _real_pairs(rng, shape=_ELEMENTWISE):
     """Real-valued predictions and targets, spread wide enough to cross Huber's kink."""
-    shape = (SAMPLES, FEATURES)
     return Batch(1.5 * rng.standard_normal(shape), 1.5 * rng.standard_normal(shape))
 
 
-def _count_batch(rng, log_input):
+def _count_batch(rng, shape=_ELEMENTWISE, *, log_input):
     """Poisson counts and their predicted rates, as log-rates if ``log_input``."""
-    log_rate = 0.5 * rng.standard_normal((SAMPLES, FEATURES))
+    log_rate = 0.5 * rng.standard_normal(shape)
     counts = rng.poisson(np.exp(log_rate)).astype(np.float64)
     return Batch(log_rate if log_input else np.exp(log_rate), counts)
 
 
-def _probability_batch(rng):
+def _probability_batch(rng, shape=_ELEMENTWISE):
     """Probabilities strictly inside (0, 1) and 0/1 labels."""
-    shape = (SAMPLES, FEATURES)
     return Batch(rng.uniform(0.02, 0.98, shape), rng.integers(0, 2, shape).astype(np.float64))
 
 
-def _logit_batch(rng):
+def _logit_batch(rng, shape=_ELEMENTWISE):
     """Logits and 0/1 labels."""
-    shape = (SAMPLES, FEATURES)
     return Batch(2.0 * rng.standard_normal(shape), rng.integers(0, 2, shape).astype(np.float64))
 
 
-def _signed_batch(rng):
+def _signed_batch(rng, shape=_ELEMENTWISE):
     """Scores and -1/+1 labels."""
-    shape = (SAMPLES, FEATURES)
     return Batch(1.5 * rng.standard_normal(shape), rng.choice([-1.0, 1.0], shape))
 
 
-def _class_scores(rng):
+def _class_scores(rng, shape=_ROWS):
     """A row of raw class scores per sample."""
-    return 2.0 * rng.standard_normal((SAMPLES, CLASSES))
+    return 2.0 * rng.standard_normal(shape)
 
 
-def _class_index_batch(rng):
+def _class_index_batch(rng, shape=_ROWS):
     """Class scores and int64 class indices."""
-    return Batch(_class_scores(rng), rng.integers(0, CLASSES, SAMPLES))
+    return Batch(_class_scores(rng, shape), rng.integers(0, shape[1], shape[0]))
 
 
-def _class_probability_batch(rng):
+def _class_probability_batch(rng, shape=_ROWS):
     """Class scores and target class probabilities (each row sums to 1)."""
-    return Batch(_class_scores(rng), activations.softmax(_class_scores(rng)))
+    return Batch(_class_scores(rng, shape), activations.softmax(_class_scores(rng, shape)))
 
 
-def _log_probability_index_batch(rng):
+def _log_probability_index_batch(rng, shape=_ROWS):
     """Class log-probabilities and int64 class indices."""
-    return Batch(activations.log_softmax(_class_scores(rng)), rng.integers(0, CLASSES, SAMPLES))
+    log_p = activations.log_softmax(_class_scores(rng, shape))
+    return Batch(log_p, rng.integers(0, shape[1], shape[0]))
 
 
-def _distribution_batch(rng):
+def _distribution_batch(rng, shape=_ROWS):
     """Predicted log-probabilities and a strictly positive target distribution."""
-    predicted = activations.log_softmax(_class_scores(rng))
-    return Batch(predicted, activations.softmax(_class_scores(rng)))
+    predicted = activations.log_softmax(_class_scores(rng, shape))
+    return Batch(predicted, activations.softmax(_class_scores(rng, shape)))
+
+
+def _log_distribution_batch(rng, shape=_ROWS):
+    """Predicted and target log-probabilities (KL with ``log_target=True``)."""
+    predicted = activations.log_softmax(_class_scores(rng, shape))
+    return Batch(predicted, activations.log_softmax(_class_scores(rng, shape)))
+
+
+def _spatial_class_index_batch(rng, shape=(SAMPLES // 2, CLASSES, 2)):
+    """Class scores of shape (N, C, d) and int64 class indices of shape (N, d)."""
+    return Batch(_class_scores(rng, shape), rng.integers(0, shape[1], shape[:1] + shape[2:]))
+
+
+# Extreme batches: the grids on which lossbook's docstrings promise 2 ulp.
+
+_GRID_RNG_SEED = 20240601
+_ROUND_MAGNITUDES = (
+    1e-300, 1e-10, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 25.0, 30.0, 35.0, 37.0, 40.0, 50.0,
+    100.0, 700.0, 709.7, 745.0, 1000.0,
+)
+LOGIT_GRID = np.array(sorted(
+    {0.0, *_ROUND_MAGNITUDES, *(-v for v in _ROUND_MAGNITUDES)}
+    | set(np.random.default_rng(_GRID_RNG_SEED).uniform(-50.0, 50.0, 24).tolist())
+))
+"""The logits of the extreme batches, from 0 to +-1000.
+
+Round numbers subtract exactly; the random ones exercise rounding in ``z - m``.
+"""
+_PROBABILITIES = np.array([
+    1e-300, 1e-12, 3e-10, 1e-6, 0.01, 0.1, 0.3, 0.5, 0.7, 0.9, 0.99,
+    1 - 1e-6, 1 - 3e-10, 1 - 1e-12, 1 - 2**-53,
+])
+_SOFT_LABELS = np.array([0.0, 1.0, 0.25, 0.5, 0.7, 1e-12, 1 - 1e-12])
+_COUNTS = np.array([0.0, 1.0, 2.0, 3.0, 3.5, 10.0, 1e6])
+_CONFIDENT = np.array([20.0, 25.0, 30.0, 35.0, 40.0])
+_LOG_PROBABILITIES = np.array(
+    [-1000.0, -50.0, np.log(1e-12), -20.0, -1.2, np.log(0.7), -1e-6, -1e-12, -1e-300, 0.0]
+)
+
+
+def _column(*arrays):
+    """Arrays as columns of shape (n, 1): one value per sample, so gluon returns each value."""
+    return tuple(np.asarray(array, dtype=np.float64).reshape(-1, 1) for array in arrays)
+
+
+def _product(first, second):
+    """Every pair of ``first`` and ``second``, as two columns."""
+    pairs = np.array(np.meshgrid(first, second, indexing="ij")).reshape(2, -1)
+    return _column(*pairs)
+
+
+def _extreme_real_pairs():
+    near_one = 1.0 + np.arange(1, 6) * np.finfo(np.float64).eps
+    big = np.array([1e150, -3e150, 2.5e151])
+    return {
+        "values 0 to +-1000, every pair": Batch(*_product(LOGIT_GRID[::3], LOGIT_GRID[1::3])),
+        "differences of 1 ulp": Batch(*_column(near_one, np.ones(5))),
+        "magnitudes 1e150": Batch(*_column(big, big[::-1] / 3)),
+    }
+
+
+def _extreme_log_rates():
+    matched = np.array([np.e, 3.0, 20.0, 1e6])
+    return {
+        "log-rates to +-700, counts 0 to 1e6": Batch(
+            *_product(LOGIT_GRID[np.abs(LOGIT_GRID) < 709], _COUNTS)
+        ),
+        "log-rate = log(count): the terms cancel": Batch(*_column(np.log(matched), matched)),
+    }
+
+
+def _extreme_rates():
+    rates = np.array([0.0, 1e-300, 1e-9, 0.5, 1 - 1e-8, 1.0, 2.0, 1e3, 1e300])
+    return {
+        "rates 0 to 1e300, counts 0 to 1e6": Batch(*_product(rates, _COUNTS)),
+        "rate + 1e-8 rounds: rates 1e-300 to 1e300": Batch(*_column(
+            [1e-300, 1e-9, 1.0 - 1e-8, 1.0, 1e300], [2.0, 5.0, 1e8, 3.0, 1.0]
+        )),
+    }
+
+
+def _extreme_probabilities():
+    return {
+        "p within 1e-12 of 0 and 1, soft labels": Batch(*_product(_PROBABILITIES, _SOFT_LABELS)),
+        "p exactly 0 or 1": Batch(*_column([0.0, 0.0, 1.0, 1.0, 0.0], [0.0, 1.0, 1.0, 0.0, 0.3])),
+    }
+
+
+def _extreme_logits():
+    both_signs = np.concatenate([_CONFIDENT, -_CONFIDENT])
+    return {
+        "logits 0 to +-1000, soft labels": Batch(*_product(LOGIT_GRID, _SOFT_LABELS)),
+        "confident and right, |z| = 20..40": Batch(*_column(both_signs, np.repeat([1.0, 0.0], 5))),
+        "confident and wrong, |z| = 20..40": Batch(*_column(both_signs, np.repeat([0.0, 1.0], 5))),
+        "soft label 1 - 2^-30, z = 20..40": Batch(*_column(_CONFIDENT, np.full(5, 1 - 2.0**-30))),
+    }
+
+
+def _extreme_signed():
+    near = np.array([1 - 2.0**-52, 1 + 2.0**-52, 0.999999, 1e-300])
+    return {
+        "scores 0 to +-1000, labels +-1": Batch(*_product(LOGIT_GRID, [-1.0, 1.0])),
+        "margins within 1 ulp of 1": Batch(*_column(near, np.ones(4))),
+    }
+
+
+def _extreme_rows():
+    rng = np.random.default_rng(_GRID_RNG_SEED + 2)
+    rows = [
+        [1000.0, 999.5, 998.0, -1000.0],  # naive exp overflows
+        [710.0, 709.0, 0.0, 1.5],
+        [-1000.0, -1000.5, -1003.0, -1010.0],  # naive exp underflows to 0 / 0
+        [-1000.0, 1000.0, 0.0, 3.0],
+        [5.0, 5.0, 5.0, 5.0],
+        [1e-10, 0.0, -1e-10, 2e-10],
+        [20.3, 0.3, 0.1, -1.7],  # logit gaps 20 to 40: tiny normalising tails
+        [25.7, 0.3, 4.1, -1.7],
+        [30.0, 0.0, -0.5, -2.0],
+        [35.123456789, 0.987654321, 0.5, -3.25],
+        [40.5, 0.5, 0.25, 0.125],
+        [37.9, -2.2, 1.3, 0.7],
+    ]
+    rows += rng.uniform(-50.0, 50.0, (8, 4)).tolist() + rng.uniform(-3.0, 3.0, (4, 4)).tolist()
+    return np.array(rows)
+
+
+EXTREME_ROWS = _extreme_rows()
+"""The rows of four class scores of the extreme batches.
+
+Their exp overflows or underflows, their scores tie, or their logit gaps of
+20 to 40 leave tiny normalising tails.
+"""
+
+
+def _extreme_class_indices():
+    rows = EXTREME_ROWS
+    return {
+        "extreme rows, label = argmax": Batch(
+            rows, np.argmax(rows, axis=1)
+        ),
+        "extreme rows, label = argmin": Batch(rows, np.argmin(rows, axis=1)),
+    }
+
+
+def _extreme_class_probabilities():
+    rows = EXTREME_ROWS
+    targets = np.random.default_rng(_GRID_RNG_SEED + 1).dirichlet(np.ones(4), len(rows))
+    targets[::3] = np.eye(4)[np.arange(0, len(rows), 3) % 4]
+    return {"extreme rows, soft and one-hot targets": Batch(rows, targets)}
+
+
+def _extreme_log_probability_indices():
+    rows = EXTREME_ROWS
+    tiny = np.array([[-1e-18, -41.5, -45.0], [-1000.0, -1e-300, -700.0]])
+    return {
+        "log-probabilities -|row|": Batch(-np.abs(rows), np.arange(len(rows)) % 4),
+        "log-probabilities -1e-300 to -1000": Batch(tiny, np.array([0, 2])),
+    }
+
+
+def _extreme_distributions():
+    x, t = _product(_LOG_PROBABILITIES, _PROBABILITIES)
+    matched = np.array([1e-12, 0.3, 0.5, 1 - 1e-12])
+    return {
+        "log q -1000..0, t within 1e-12 of 0 and 1": Batch(x, t),
+        "input = log(target): the terms cancel": Batch(*_column(np.log(matched), matched)),
+        "target exactly 0 or 1": Batch(*_column([-3.0, 0.0, -1e-300], [0.0, 1.0, 0.0])),
+    }
+
+
+def _extreme_log_distributions():
+    grid = _product(_LOG_PROBABILITIES, _LOG_PROBABILITIES)
+    return {"log q and log t from -1000 to 0": Batch(*grid)}
 
 
 # The entries. Each factory takes the entry's options and returns the entry.
@@ -408,13 +788,14 @@ def _l2():
         ),
         to_gluon=lambda loss, input, target, xp: 0.5 * _per_sample_mean(loss),
         traps=(
-            "torch's MSELoss is twice gluon's L2Loss, and so are its gradients: multiply it by "
-            "0.5 to reproduce an MXNet run (halving the learning rate does the same for plain "
-            "SGD only).",
+            "torch's MSELoss is twice gluon's L2Loss, and so are its gradients: port it as "
+            f"0.5 * MSELoss(), keeping the loss's scale; {_LOSS_SCALE_REASON}.",
             _SHAPE_TRAP,
             _PER_SAMPLE_TRAP,
         ),
         make_batch=_real_pairs,
+        textbook="(input - target) ** 2",
+        extreme_batches=_extreme_real_pairs,
     )
 
 
@@ -438,6 +819,9 @@ def _l1():
         to_gluon=_same_loss_per_sample,
         traps=(_SHAPE_TRAP, _PER_SAMPLE_TRAP),
         make_batch=_real_pairs,
+        textbook="np.abs(input - target)",
+        extreme_batches=_extreme_real_pairs,
+        correctly_rounded=True,
     )
 
 
@@ -466,6 +850,11 @@ def _huber(delta=1.0):
             _PER_SAMPLE_TRAP,
         ),
         make_batch=_real_pairs,
+        textbook=(
+            "np.where(np.abs(input - target) < delta, 0.5 * (input - target) ** 2, "
+            "delta * (np.abs(input - target) - 0.5 * delta))"
+        ),
+        extreme_batches=_extreme_real_pairs,
     )
 
 
@@ -493,6 +882,11 @@ def _smooth_l1(beta=1.0):
             _PER_SAMPLE_TRAP,
         ),
         make_batch=_real_pairs,
+        textbook=(
+            "np.where(np.abs(input - target) < beta, 0.5 * (input - target) ** 2 / beta, "
+            "np.abs(input - target) - 0.5 * beta)"
+        ),
+        extreme_batches=_extreme_real_pairs,
     )
 
 
@@ -523,6 +917,8 @@ def _quantile(q=0.5):
             "(1 - q)-quantile.",
         ),
         make_batch=_real_pairs,
+        textbook="q * np.maximum(target - input, 0) + (1 - q) * np.maximum(input - target, 0)",
+        extreme_batches=_extreme_real_pairs,
     )
 
 
@@ -550,13 +946,14 @@ def _poisson_nll(log_input=True):
         relation=(
             "gluon returns one number, shape (1,), the mean over every element of torch's "
             "reduction='none' loss: torch's PoissonNLLLoss(reduction='mean'). It has no "
-            "per-sample output."
+            "per-sample output: it is the only gluon loss that averages over the batch."
         ),
-        to_gluon=lambda loss, input, target, xp: loss.mean().reshape(1),
+        to_gluon=lambda loss, input, target, xp: loss.reshape(1, -1).mean(1),
         traps=(
             "gluon already averages over the whole batch, and MXNet code still calls "
             "trainer.step(batch_size), dividing by the batch size a second time: to reproduce an "
-            "MXNet run with reduction='mean', divide torch's learning rate by the batch size.",
+            "MXNet run, keep that scale in the loss, PoissonNLLLoss()(input, target) / "
+            f"batch_size; {_LOSS_SCALE_REASON}.",
             "gluon's from_logits=True means log-rates: torch's log_input=True.",
             "gluon's epsilon is a positional argument of the call, loss(pred, target, None, "
             "epsilon), and a keyword raises TypeError; torch's eps is a constructor argument.",
@@ -564,7 +961,12 @@ def _poisson_nll(log_input=True):
             "masking) and fails inside autograd.record() (it multiplies in place); torch's "
             "full=True handles both.",
         ),
-        make_batch=lambda rng: _count_batch(rng, log_input),
+        make_batch=functools.partial(_count_batch, log_input=log_input),
+        textbook=(
+            "np.exp(input) - target * input" if log_input
+            else "input - target * np.log(input + 1e-8)"
+        ),
+        extreme_batches=_extreme_log_rates if log_input else _extreme_rates,
         equation_block=0 if log_input else 1,
     )
 
@@ -609,6 +1011,8 @@ def _bce():
             _PER_SAMPLE_TRAP,
         ),
         make_batch=_probability_batch,
+        textbook="-(target * np.log(input) + (1 - target) * np.log(1 - input))",
+        extreme_batches=_extreme_probabilities,
     )
 
 
@@ -647,6 +1051,11 @@ def _bce_logits():
             _PER_SAMPLE_TRAP,
         ),
         make_batch=_logit_batch,
+        textbook=(
+            "-(target * np.log(1 / (1 + np.exp(-input))) "
+            "+ (1 - target) * np.log(1 - 1 / (1 + np.exp(-input))))"
+        ),
+        extreme_batches=_extreme_logits,
     )
 
 
@@ -675,9 +1084,15 @@ def _cross_entropy():
             "gluon clips an out-of-range label to the nearest class without a word (-1 scores "
             "class 0); torch raises, except for ignore_index=-100, which it silently leaves out "
             "of the loss and of the mean.",
+            _CLASS_WEIGHT_TRAP.format(torch_class="CrossEntropyLoss"),
             _PER_SAMPLE_TRAP,
         ),
         make_batch=_class_index_batch,
+        textbook=(
+            "-np.log(np.exp(input) / np.exp(input).sum(1, keepdims=True))"
+            "[np.arange(target.size), target]"
+        ),
+        extreme_batches=_extreme_class_indices,
     )
 
 
@@ -707,11 +1122,17 @@ def _cross_entropy_probs():
             "gluon needs sparse_label=False for probability targets; torch decides from the "
             "target: a float (N, C) target holds probabilities, an int64 (N,) one class indices.",
             "torch's label_smoothing has no gluon counterpart: MXNet code smooths the labels "
-            "itself and passes them with sparse_label=False.",
+            "itself and passes them with sparse_label=False. Port those targets with "
+            "label_smoothing=0: torch's label_smoothing applies to probability targets too, as "
+            "(1 - eps) * t + eps / C, and would smooth them twice.",
             _FROM_LOGITS_TRAP,
             _PER_SAMPLE_TRAP,
         ),
         make_batch=_class_probability_batch,
+        textbook=(
+            "-(target * np.log(np.exp(input) / np.exp(input).sum(1, keepdims=True))).sum(1)"
+        ),
+        extreme_batches=_extreme_class_probabilities,
         equation_block=1,
     )
 
@@ -740,9 +1161,13 @@ def _nll():
             "Neither framework takes the log here: feed log_softmax output, not probabilities "
             "and not raw scores, or the loss is silently wrong.",
             _FROM_LOGITS_TRAP,
+            _CLASS_WEIGHT_TRAP.format(torch_class="NLLLoss"),
             _PER_SAMPLE_TRAP,
         ),
         make_batch=_log_probability_index_batch,
+        textbook="-input[np.arange(target.size), target]",
+        extreme_batches=_extreme_log_probability_indices,
+        correctly_rounded=True,
     )
 
 
@@ -767,26 +1192,35 @@ def _kl_div():
             "mxnet.gluon.loss.KLDivLoss",
             _frozen(from_logits=True),
             "probabilities t, same number of elements",
-            output="one value per sample: the sum over the non-batch axes",
+            output=(
+                "one value per sample: the sum over the non-batch axes (the mean before "
+                "MXNet 1.9.0)"
+            ),
         ),
         relation=(
             f"gluon sums over the non-batch axes and takes log(t + eps), eps = {GLUON_EPS:g}: "
             "per sample (for t > 0) it is the sum of torch's reduction='none' loss + "
             "t log1p(eps / t). Its batch mean is torch's reduction='batchmean' (to about C * "
-            "eps), and torch's 'mean' is that divided by C."
+            "eps), and torch's 'mean' is that divided by C. MXNet 1.8 and earlier took the mean "
+            "over the non-batch axes instead of the sum, so there the batch mean is torch's "
+            "'mean'."
         ),
         to_gluon=lambda loss, input, target, xp: _per_sample_sum(
             loss + target * xp.log1p(GLUON_EPS / target)
         ),
         traps=(
             "torch's reduction='mean' divides by every element, not by the batch size (and "
-            "warns): use 'batchmean' to match gluon's KLDivLoss()(pred, label).mean().",
+            "warns): use 'batchmean' to match gluon's KLDivLoss()(pred, label).mean() in MXNet "
+            "1.9. MXNet 1.8 and earlier averaged over the classes instead of summing, so code "
+            "trained on them matches reduction='mean'.",
             "The input is log q and the target t in both frameworks, giving KL(t || q); swapping "
             "them computes a different divergence.",
             "gluon's KLDivLoss(from_logits=False) applies log_softmax to raw scores for you; "
             "torch never does, so call log_softmax first.",
         ),
         make_batch=_distribution_batch,
+        textbook="target * (np.log(target) - input)",
+        extreme_batches=_extreme_distributions,
     )
 
 
@@ -816,6 +1250,9 @@ def _hinge(margin=1.0):
             _PER_SAMPLE_TRAP,
         ),
         make_batch=_signed_batch,
+        textbook="np.maximum(0, margin - input * target)",
+        extreme_batches=_extreme_signed,
+        correctly_rounded=True,
     )
 
 
@@ -847,6 +1284,8 @@ def _squared_hinge(margin=1.0):
             _PER_SAMPLE_TRAP,
         ),
         make_batch=_signed_batch,
+        textbook="np.maximum(0, margin - input * target) ** 2",
+        extreme_batches=_extreme_signed,
     )
 
 
@@ -877,6 +1316,8 @@ def _soft_margin():
             _PER_SAMPLE_TRAP,
         ),
         make_batch=_signed_batch,
+        textbook="np.log(1 + np.exp(-target * input))",
+        extreme_batches=_extreme_signed,
     )
 
 
@@ -900,6 +1341,189 @@ _FACTORIES = {
         _soft_margin,
     )
 }
+
+
+# Variants: entries with options other than the defaults.
+
+_TORCH_ONLY = "Checked against torch only: gluon has no constructor option for {what}."
+
+
+def _redraw(make_batch, redraw):
+    """A batch maker that passes each batch of ``make_batch`` through ``redraw(rng, batch)``."""
+
+    def make(rng, *shape):
+        return redraw(rng, make_batch(rng, *shape))
+
+    return make
+
+
+def _redraw_extremes(extreme_batches, redraw):
+    """Extreme batches passed through ``redraw``, with a generator of their own."""
+
+    def extremes():
+        rng = np.random.default_rng(_GRID_RNG_SEED + 3)
+        return {name: redraw(rng, batch) for name, batch in extreme_batches().items()}
+
+    return extremes
+
+
+def _variant(entry, what, redraw=None, options=None, **changes):
+    """``entry`` with more options, checked against torch only unless ``changes`` say otherwise.
+
+    ``redraw(rng, batch)`` returns the batch with its array options (and any
+    change of target); ``what`` names the options for the relation's sentence.
+    """
+    fields = {
+        "options": _frozen(**entry.options, **(options or {})),
+        "gluon": None,
+        "to_gluon": None,
+        "relation": _TORCH_ONLY.format(what=what),
+        "textbook": None,
+        "correctly_rounded": False,
+    }
+    if redraw is not None:
+        fields["make_batch"] = _redraw(entry.make_batch, redraw)
+        fields["extreme_batches"] = _redraw_extremes(entry.extreme_batches, redraw)
+    fields.update(changes)
+    return dataclasses.replace(entry, **fields)
+
+
+def _with_arrays(batch, target=None, **arrays):
+    """``batch`` carrying the array options ``arrays`` (and a new target, if given)."""
+    return Batch(batch.input, batch.target if target is None else target, _frozen(**arrays))
+
+
+def _elementwise_weight(rng, batch):
+    return _with_arrays(batch, weight=rng.uniform(0.2, 2.0, batch.input.shape))
+
+
+def _weight_and_pos_weight(rng, batch):
+    return _with_arrays(
+        batch,
+        weight=rng.uniform(0.2, 2.0, batch.input.shape),
+        pos_weight=rng.uniform(0.5, 3.0, batch.input.shape[-1:]),
+    )
+
+
+def _class_weight(rng, batch):
+    return _with_arrays(batch, weight=rng.uniform(0.2, 2.0, batch.input.shape[1]))
+
+
+def _class_weight_and_ignored(ignore_index):
+    """Class weights, and every fourth target replaced by ``ignore_index``."""
+
+    def redraw(rng, batch):
+        target = np.array(batch.target)
+        target[::4] = ignore_index
+        return _with_arrays(batch, target=target, **_class_weight(rng, batch).options)
+
+    return redraw
+
+
+def _weighted_elementwise(entry, function_path):
+    """An elementwise loss with torch's elementwise ``weight``, which only the function takes."""
+    return _variant(
+        entry,
+        "an elementwise weight",
+        _elementwise_weight,
+        torch=dataclasses.replace(entry.torch, class_path=None, function_path=function_path),
+        textbook=f"weight * ({entry.textbook})",
+        array_options=("weight",),
+    )
+
+
+@functools.cache
+def variants():
+    """Return entries built with options other than the defaults, which tests and benches also run.
+
+    The tests and benchmarks run ``entries() + variants()``, so every option
+    the catalog's losses take is exercised: other thresholds, quantiles,
+    margins and inputs (``get`` with options), and the forms with weights,
+    ``pos_weight``, ``label_smoothing`` or ``ignore_index``, whose batches carry
+    their weight arrays (:attr:`Batch.options`). The forms gluon has no
+    constructor option for are checked against torch only (``gluon`` None).
+
+    Returns
+    -------
+    tuple of LossEntry
+        In the order of :func:`entries`; :attr:`LossEntry.label` tells them apart.
+    """
+    ignore_index = -1
+    return (
+        _weighted_elementwise(get("l2"), "torch.nn.functional.mse_loss"),
+        _weighted_elementwise(get("l1"), "torch.nn.functional.l1_loss"),
+        get("huber", delta=0.3),
+        _weighted_elementwise(get("huber", delta=1.5), "torch.nn.functional.huber_loss"),
+        get("smooth_l1", beta=0.7),
+        get("quantile", q=0.8),
+        get("quantile", q=0.01),
+        get("poisson_nll", log_input=False),
+        _variant(
+            get("poisson_nll"),
+            "Stirling's term",
+            options={"full": True},
+            relation=(
+                "Checked against torch only: gluon's PoissonNLLLoss(compute_full=True) returns "
+                "nan when any count is 0, as the entry's traps say."
+            ),
+            textbook=(
+                "np.exp(input) - target * input + np.where(target > 1, target * np.log(target) "
+                "- target + 0.5 * np.log(2 * np.pi * target), 0)"
+            ),
+        ),
+        _variant(
+            get("bce"), "an elementwise weight", _elementwise_weight,
+            textbook=f"weight * {get('bce').textbook}", array_options=("weight",),
+        ),
+        _variant(
+            get("bce_logits"), "weight and pos_weight", _weight_and_pos_weight,
+            textbook=(
+                "-weight * (pos_weight * target * np.log(1 / (1 + np.exp(-input))) "
+                "+ (1 - target) * np.log(1 - 1 / (1 + np.exp(-input))))"
+            ),
+            array_options=("weight", "pos_weight"),
+        ),
+        _variant(
+            get("cross_entropy"),
+            "class weights, label smoothing or an ignored class",
+            _class_weight_and_ignored(ignore_index),
+            options={"ignore_index": ignore_index, "label_smoothing": 0.15},
+            array_options=("weight",),
+        ),
+        dataclasses.replace(
+            get("cross_entropy"),
+            gluon=GluonSpelling(
+                "mxnet.gluon.loss.SoftmaxCrossEntropyLoss",
+                _frozen(axis=1, sparse_label=True, from_logits=False),
+                "class indices (any dtype), shape (N, d1, ...)",
+            ),
+            make_batch=_spatial_class_index_batch,
+            textbook=None,
+            variant="classes on axis 1 of an (N, C, d) input",
+            relation=(
+                "With the classes on axis 1 of an (N, C, d) input (gluon's axis=1), per sample "
+                "gluon returns the mean over the positions of torch's reduction='none' loss."
+            ),
+        ),
+        _variant(
+            get("cross_entropy_probs"), "class weights or label smoothing", _class_weight,
+            options={"label_smoothing": 0.1}, array_options=("weight",),
+        ),
+        _variant(
+            get("nll"),
+            "class weights or an ignored class",
+            _class_weight_and_ignored(ignore_index),
+            options={"ignore_index": ignore_index}, array_options=("weight",),
+        ),
+        _variant(
+            get("kl_div"), "log-probability targets", options={"log_target": True},
+            textbook="np.exp(target) * (target - input)",
+            make_batch=_log_distribution_batch,
+            extreme_batches=_extreme_log_distributions,
+        ),
+        get("hinge", margin=2.0),
+        get("squared_hinge", margin=0.5),
+    )
 
 
 def keys():

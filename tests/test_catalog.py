@@ -1,13 +1,15 @@
-"""Every catalog entry against PyTorch and MXNet gluon, and the porting facts it states.
+"""Every catalog entry and variant against PyTorch and MXNet gluon, and the porting facts it states.
 
 Each entry's lossbook function is checked against torch (float64, every
 reduction torch supports) and against gluon through the entry's stated
 relation; each gradient against ``torch.autograd`` and ``mxnet.autograd``. The
-facts behind the relations and traps are checked against the frameworks
-directly, without lossbook.
+variants (``catalog.variants()``: other options, weights, label smoothing,
+ignored targets) are checked the same way. The facts behind the relations and
+traps are checked against the frameworks directly, without lossbook.
 """
 
 import contextlib
+import inspect
 
 import numpy as np
 import pandas as pd
@@ -16,7 +18,7 @@ import torch
 from numpy.testing import assert_allclose
 
 import lossbook as lb
-from lossbook import catalog, frameworks
+from lossbook import catalog, exact, frameworks
 
 mx = frameworks.require("mxnet")
 
@@ -24,26 +26,12 @@ mx = frameworks.require("mxnet")
 RTOL = 1e-12
 
 ENTRIES = catalog.entries()
-VARIANTS = (
-    catalog.get("huber", delta=2.0),
-    catalog.get("smooth_l1", beta=0.5),
-    catalog.get("quantile", q=0.9),
-    catalog.get("poisson_nll", log_input=False),
-    catalog.get("hinge", margin=2.0),
-    catalog.get("squared_hinge", margin=0.5),
-)
+VARIANTS = catalog.variants()
 
-
-def entry_id(entry):
-    """Name a test case after the entry and its options, e.g. ``huber[delta=2.0]``."""
-    options = ", ".join(f"{name}={value}" for name, value in entry.options.items())
-    return f"{entry.key}[{options}]" if options else entry.key
-
-
-ALL = [pytest.param(entry, id=entry_id(entry)) for entry in ENTRIES + VARIANTS]
+ALL = [pytest.param(entry, id=entry.label) for entry in ENTRIES + VARIANTS]
 WITH_GLUON = [param for param in ALL if param.values[0].gluon is not None]
 WITH_REDUCTIONS = [
-    pytest.param(entry, reduction, id=f"{entry_id(entry)}-{reduction}")
+    pytest.param(entry, reduction, id=f"{entry.label}-{reduction}")
     for entry in ENTRIES + VARIANTS
     for reduction in entry.torch.reductions
 ]
@@ -54,12 +42,23 @@ def batch_of(entry, seed=0):
     return entry.make_batch(np.random.default_rng(seed))
 
 
+def torch_values(entry, batch, reduction, grad=False):
+    """torch's loss of the batch as the entry spells it, or its gradient by torch.autograd."""
+    input, target, arrays = entry.torch_tensors(torch, batch)
+    input.requires_grad_(grad)
+    loss = entry.torch_forward(torch, input, target, reduction, arrays)
+    if not grad:
+        return loss.detach().numpy()
+    (gradient,) = torch.autograd.grad(loss.sum(), input)
+    return gradient.numpy()
+
+
 def torch_warnings(entry, reduction):
     """Expect torch's warning about KL with reduction='mean' (the catalog's first KL trap).
 
     Any other warning fails the test, as pytest turns warnings into errors.
     """
-    if (entry.key, reduction) == ("kl_div", "mean"):
+    if entry.torch.class_path == "torch.nn.KLDivLoss" and reduction == "mean":
         return pytest.warns(UserWarning, match="batchmean")
     return contextlib.nullcontext()
 
@@ -75,7 +74,9 @@ def gluon_grad_by_chain_rule(entry, batch):
     input = torch.tensor(batch.input, requires_grad=True)
     output = entry.to_gluon(loss, input, torch.from_numpy(batch.target), torch).sum()
     d_loss, d_input = torch.autograd.grad(output, (loss, input), allow_unused=True)
-    weights = d_loss.numpy().reshape(d_loss.shape + (1,) * (batch.input.ndim - d_loss.ndim))
+    weights = d_loss.numpy()
+    if weights.ndim < batch.input.ndim:  # one loss per row of class scores: classes on axis 1
+        weights = np.expand_dims(weights, 1)
     pulled_back = weights * entry.gradient(batch, "none")
     return pulled_back if d_input is None else pulled_back + d_input.numpy()
 
@@ -88,7 +89,7 @@ def test_loss_matches_torch(entry, reduction):
     """lossbook's loss equals torch's spelling of it in float64, for every reduction torch has."""
     batch = batch_of(entry)
     with torch_warnings(entry, reduction):
-        expected = frameworks.torch_loss(entry, batch, reduction)
+        expected = torch_values(entry, batch, reduction)
     assert_allclose(entry.evaluate(batch, reduction), expected, rtol=RTOL, atol=0)
 
 
@@ -97,8 +98,22 @@ def test_gradient_matches_torch_autograd(entry, reduction):
     """lossbook's gradient equals torch.autograd's of torch's spelling, for every reduction."""
     batch = batch_of(entry)
     with torch_warnings(entry, reduction):
-        expected = frameworks.torch_grad(entry, batch, reduction)
+        expected = torch_values(entry, batch, reduction, grad=True)
     assert_allclose(entry.gradient(batch, reduction), expected, rtol=RTOL, atol=0)
+
+
+@pytest.mark.parametrize("entry", [pytest.param(entry, id=entry.label) for entry in ENTRIES])
+def test_frameworks_runs_the_catalog_spelling(entry):
+    """frameworks computes exactly what the entry's spellings compute, for the book's entries."""
+    batch, reduction = batch_of(entry), entry.torch.reduction
+    np.testing.assert_array_equal(
+        frameworks.torch_loss(entry, batch, reduction), torch_values(entry, batch, reduction)
+    )
+    if entry.gluon is not None:
+        block = entry.gluon_block(mx)
+        np.testing.assert_array_equal(
+            frameworks.gluon_loss(entry, batch), block(nd(batch.input), nd(batch.target)).asnumpy()
+        )
 
 
 @pytest.mark.parametrize("entry", WITH_GLUON)
@@ -207,6 +222,10 @@ def test_spellings_must_be_consistent():
         catalog.TorchSpelling("values", "values")
     with pytest.raises(ValueError, match="batchmean"):
         catalog.TorchSpelling("values", "values", "torch.nn.L1Loss", reduction="batchmean")
+    with pytest.raises(ValueError, match="exactly one"):
+        catalog.TorchSpelling(
+            "values", "values", "torch.nn.L1Loss", function_path="torch.nn.functional.l1_loss"
+        )
 
 
 def test_entries_must_be_consistent():
@@ -228,6 +247,22 @@ def test_calls_are_written_out_as_source():
     assert catalog.get("quantile").gluon_call() == "gluon has no class for this loss"
     l1_call = catalog.get("l1").torch_call("none")
     assert l1_call == "torch.nn.L1Loss(reduction='none')(input, target)"
+
+
+def test_calls_name_the_array_options():
+    """A weighted variant's calls pass its weights by name; torch's weighted MSE is the function."""
+    labels = {entry.label: entry for entry in VARIANTS}
+    mse = labels["l2[weight]"]
+    lossbook_call = "lb.mse_loss(input, target, weight=weight, reduction='mean')"
+    assert mse.lossbook_call("mean") == lossbook_call
+    assert mse.torch_call("mean") == (
+        "torch.nn.functional.mse_loss(input, target, weight=weight, reduction='mean')"
+    )
+    logits = labels["bce_logits[weight, pos_weight]"]
+    assert logits.torch_call("sum") == (
+        "torch.nn.BCEWithLogitsLoss(weight=weight, pos_weight=pos_weight, reduction='sum')"
+        "(input, target)"
+    )
 
 
 def test_batches_have_the_formats_the_losses_need():
@@ -387,3 +422,243 @@ def test_torch_broadcasts_mismatched_target_shapes_where_gluon_reshapes():
     with pytest.warns(UserWarning, match="different to the input size"):
         broadcast = torch.nn.L1Loss(reduction="none")(tensor(prediction), tensor(target))
     assert broadcast.shape == (len(target), len(target))
+
+
+# Variants, textbook formulas and the exact references.
+
+
+def test_variants_are_distinct_and_carry_their_arrays():
+    """Each variant has its own label, and its batches carry exactly the arrays it names."""
+    labels = [entry.label for entry in ENTRIES + VARIANTS]
+    assert len(set(labels)) == len(labels)
+    for entry in VARIANTS:
+        batch = batch_of(entry)
+        assert sorted(batch.options) == sorted(entry.array_options), entry.label
+        for name, extreme in entry.extreme_batches().items():
+            assert sorted(extreme.options) == sorted(entry.array_options), (entry.label, name)
+
+
+def test_variants_exercise_every_option_of_every_loss():
+    """Between them, entries and variants pass every keyword option of every catalog loss."""
+    for entry in ENTRIES:
+        signature = inspect.signature(entry.loss).parameters
+        options = {name for name in signature if name not in ("input", "target", "reduction")}
+        used = set()
+        for other in ENTRIES + VARIANTS:
+            if other.loss is entry.loss:
+                used |= set(other.options) | set(other.array_options)
+        missing = options - used - {"eps"}  # eps is torch's constant, never changed
+        assert not missing, (entry.key, missing)
+
+
+def test_batch_options_default_to_none():
+    """A Batch built from input and target carries no array options."""
+    assert dict(catalog.Batch(np.zeros(1), np.zeros(1)).options) == {}
+
+
+@pytest.mark.parametrize("entry", [p for p in ALL if p.values[0].textbook is not None])
+def test_textbook_formula_is_the_loss(entry):
+    """On an ordinary batch the naive formula agrees with mpmath to 1e-12: it is the same loss."""
+    batch = batch_of(entry)
+    errors = exact.relative_errors(entry.textbook_loss(batch), entry.exact_loss(batch, "none"))
+    assert errors.max() < 1e-12
+
+
+def test_textbook_formula_overflows_where_lossbook_does_not():
+    """The naive formula of binary cross-entropy of logits gives nan at z = 1000, y = 1."""
+    batch = catalog.Batch(np.array([[1000.0]]), np.array([[1.0]]))
+    assert np.isnan(catalog.get("bce_logits").textbook_loss(batch)[0, 0])
+    with pytest.raises(ValueError, match="no textbook formula"):
+        VARIANTS[[entry.textbook for entry in VARIANTS].index(None)].textbook_loss(batch)
+
+
+@pytest.mark.parametrize("entry", WITH_GLUON)
+def test_exact_gluon_is_what_gluon_returns(entry):
+    """The relation applied to mpmath's loss matches gluon's float64 output to 1e-12."""
+    batch = batch_of(entry)
+    errors = exact.relative_errors(frameworks.gluon_loss(entry, batch), entry.exact_gluon(batch))
+    assert errors.max() < 1e-12
+
+
+def test_exact_gluon_is_undefined_where_the_relation_divides_by_zero():
+    """At p = 0 gluon's term log1p(eps / p) divides by zero; without gluon class, an error."""
+    batch = catalog.Batch(np.array([[0.0]]), np.array([[1.0]]))
+    with pytest.raises(ZeroDivisionError):
+        catalog.get("bce").exact_gluon(batch)
+    with pytest.raises(ValueError, match="gluon has no class"):
+        catalog.get("quantile").exact_gluon(batch)
+
+
+def test_gluon_block_refuses_a_loss_without_gluon_class():
+    """Building the gluon block of the quantile loss raises ValueError."""
+    with pytest.raises(ValueError, match="gluon has no class"):
+        catalog.get("quantile").gluon_block(mx)
+
+
+# Errata: versions, learning rates and weighted means.
+
+LR, WD = 0.125, 0.0625  # exact in float32, in which mxnet's optimizers take them
+
+
+def gluon_sgd_step(block, inputs, targets, weights, batch_size):
+    """One MXNet SGD step (weight decay WD) of a linear model, as MXNet training code takes it."""
+    outputs, in_units = weights.shape
+    net = mx.gluon.nn.Dense(outputs, use_bias=False, in_units=in_units, dtype="float64")
+    net.initialize()
+    net.weight.set_data(nd(weights))
+    trainer = mx.gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": LR, "wd": WD})
+    with mx.autograd.record():
+        loss = block(net(nd(inputs)), nd(targets))
+    loss.backward()
+    trainer.step(batch_size)
+    return net.weight.data().asnumpy()
+
+
+def torch_step(loss_function, inputs, targets, weights, lr=LR, optimizer="SGD", wd=WD):
+    """One torch optimizer step of the same linear model."""
+    parameter = torch.nn.Parameter(tensor(weights))
+    step = getattr(torch.optim, optimizer)([parameter], lr=lr, weight_decay=wd)
+    loss_function(tensor(inputs) @ parameter.T, tensor(targets)).backward()
+    step.step()
+    return parameter.detach().numpy()
+
+
+MODEL_RNG = np.random.default_rng(11)
+INPUTS, WEIGHTS = MODEL_RNG.standard_normal((8, 3)), MODEL_RNG.standard_normal((1, 3))
+TARGETS = MODEL_RNG.standard_normal((8, 1))
+
+
+def test_half_mse_reproduces_an_mxnet_step_and_half_the_learning_rate_does_not():
+    """With weight decay, gluon's L2Loss step is torch's 0.5 * MSELoss step, not lr / 2's."""
+    gluon = gluon_sgd_step(mx.gluon.loss.L2Loss(), INPUTS, TARGETS, WEIGHTS, len(INPUTS))
+    half_loss = torch_step(lambda a, b: 0.5 * torch.nn.MSELoss()(a, b), INPUTS, TARGETS, WEIGHTS)
+    half_lr = torch_step(torch.nn.MSELoss(), INPUTS, TARGETS, WEIGHTS, lr=LR / 2)
+    assert_allclose(gluon, half_loss, rtol=RTOL)
+    assert not np.allclose(gluon, half_lr, rtol=1e-6)
+
+
+def test_adam_all_but_ignores_the_loss_scale():
+    """One Adam step moves the same with MSELoss and 0.5 * MSELoss, but half as far at lr / 2."""
+    full = torch_step(torch.nn.MSELoss(), INPUTS, TARGETS, WEIGHTS, optimizer="Adam", wd=0)
+    half = torch_step(lambda a, b: 0.5 * torch.nn.MSELoss()(a, b), INPUTS, TARGETS, WEIGHTS,
+                      optimizer="Adam", wd=0)
+    slow = torch_step(torch.nn.MSELoss(), INPUTS, TARGETS, WEIGHTS, lr=LR / 2, optimizer="Adam",
+                      wd=0)
+    assert_allclose(half - WEIGHTS, full - WEIGHTS, rtol=1e-6)
+    assert_allclose(slow - WEIGHTS, (full - WEIGHTS) / 2, rtol=1e-6)
+
+
+def test_trainer_step_of_one_is_torch_mean_times_the_batch_size():
+    """gluon's L1Loss with trainer.step(1) adds up per-sample means: torch's mean times N.
+
+    With one value per sample that is torch's reduction='sum'; with three it is not.
+    """
+    gluon = gluon_sgd_step(mx.gluon.loss.L1Loss(), INPUTS, TARGETS, WEIGHTS, 1)
+    summed = torch_step(torch.nn.L1Loss(reduction="sum"), INPUTS, TARGETS, WEIGHTS)
+    assert_allclose(gluon, summed, rtol=RTOL)
+    targets, weights = MODEL_RNG.standard_normal((8, 3)), MODEL_RNG.standard_normal((3, 3))
+    gluon = gluon_sgd_step(mx.gluon.loss.L1Loss(), INPUTS, targets, weights, 1)
+    scaled = torch_step(lambda a, b: torch.nn.L1Loss()(a, b) * len(INPUTS), INPUTS, targets,
+                        weights)
+    summed = torch_step(torch.nn.L1Loss(reduction="sum"), INPUTS, targets, weights)
+    assert_allclose(gluon, scaled, rtol=RTOL)
+    assert not np.allclose(gluon, summed, rtol=1e-6)
+
+
+def test_gluon_poisson_step_is_torch_mean_over_the_batch_size():
+    """gluon's PoissonNLLLoss with trainer.step(N) is torch's PoissonNLLLoss() / N, not lr / N."""
+    counts = MODEL_RNG.poisson(1.0, (8, 1)).astype(np.float64)
+    gluon = gluon_sgd_step(mx.gluon.loss.PoissonNLLLoss(), INPUTS, counts, WEIGHTS, len(INPUTS))
+    scaled_loss = torch_step(lambda a, b: torch.nn.PoissonNLLLoss()(a, b) / len(INPUTS),
+                             INPUTS, counts, WEIGHTS)
+    scaled_lr = torch_step(torch.nn.PoissonNLLLoss(), INPUTS, counts, WEIGHTS, lr=LR / len(INPUTS))
+    assert_allclose(gluon, scaled_loss, rtol=RTOL)
+    assert not np.allclose(gluon, scaled_lr, rtol=1e-6)
+
+
+def gluon_loss_output_shapes(batch_size=5):
+    """The output shape of every gluon loss class on a batch of ``batch_size`` samples."""
+    rng = np.random.default_rng(12)
+    first, second = rng.uniform(0.1, 1.0, (2, batch_size, 3))
+    labels = rng.integers(0, 3, batch_size)
+    losses = mx.gluon.loss
+    # float32, which every class accepts: only the shapes matter here.
+    arrays = {
+        losses.CTCLoss: (
+            rng.standard_normal((batch_size, 6, 4)), rng.integers(1, 4, (batch_size, 2))
+        ),
+        losses.TripletLoss: (first, second, second + 1),
+        losses.CosineEmbeddingLoss: (first, second, np.ones(batch_size)),
+        losses.SoftmaxCrossEntropyLoss: (first, labels),
+    }
+    shapes = {}
+    for name, loss_class in inspect.getmembers(losses, inspect.isclass):
+        if issubclass(loss_class, losses.Loss) and loss_class is not losses.Loss:
+            call = arrays.get(loss_class, (first, second))
+            output = loss_class()(*(mx.nd.array(array) for array in call))
+            shapes[loss_class.__name__] = output.shape
+    return shapes
+
+
+def test_poisson_is_the_only_gluon_loss_that_averages_over_the_batch():
+    """Every gluon loss class returns one value per sample, except PoissonNLLLoss's one number."""
+    shapes = gluon_loss_output_shapes(batch_size=5)
+    assert len(shapes) >= 14  # every class of mxnet 1.9.1's gluon.loss, aliases included
+    assert shapes.pop("PoissonNLLLoss") == (1,)
+    assert all(shape[0] == 5 for shape in shapes.values()), shapes
+
+
+def test_mxnet_18_kl_div_batch_mean_is_torch_mean():
+    """MXNet 1.8.0's KLDivLoss, which ends in a mean over the non-batch axes, gives torch's 'mean'.
+
+    The forward below is the body of 1.8.0's ``KLDivLoss.hybrid_forward``
+    (``git show 1.8.0:python/mxnet/gluon/loss.py``), run with 1.9.1's operators;
+    1.9.0 replaced its final ``F.mean`` by ``F.sum``.
+    """
+    batch = catalog.get("kl_div").make_batch(np.random.default_rng(13))
+    pred, label = nd(batch.input), nd(batch.target)
+    loss = label * (mx.nd.log(label + 1e-12) - pred)
+    old = mx.nd.mean(loss, axis=0, exclude=True)
+    new = mx.gluon.loss.KLDivLoss()(pred, label)
+    assert_allclose(old.asnumpy(), new.asnumpy() / catalog.CLASSES, rtol=RTOL)
+    with pytest.warns(UserWarning, match="batchmean"):
+        mean = torch.nn.KLDivLoss(reduction="mean")(tensor(batch.input), tensor(batch.target))
+    assert_allclose(old.mean().asscalar(), mean.item(), rtol=0, atol=catalog.GLUON_EPS)
+
+
+@pytest.mark.parametrize(("torch_class", "from_logits"), [("CrossEntropyLoss", False),
+                                                          ("NLLLoss", True)])
+def test_torch_class_weighted_mean_divides_by_the_target_weights(torch_class, from_logits):
+    """gluon's sample_weight=class_w[label], .mean() is torch's weighted sum / N, not its mean."""
+    rng = np.random.default_rng(14)
+    scores, labels = rng.standard_normal((6, 3)), np.array([0, 0, 0, 0, 1, 2])
+    class_w = np.array([0.5, 2.0, 3.0])
+    block = mx.gluon.loss.SoftmaxCELoss(from_logits=from_logits)
+    gluon = block(nd(scores), nd(labels), nd(class_w[labels][:, None])).mean().asscalar()
+    loss_class = getattr(torch.nn, torch_class)
+    pair = tensor(scores), torch.from_numpy(labels)
+    torch_mean = loss_class(weight=tensor(class_w))(*pair).item()
+    torch_sum = loss_class(weight=tensor(class_w), reduction="sum")(*pair).item()
+    assert_allclose(gluon, torch_sum / len(labels), rtol=RTOL)
+    assert_allclose(torch_mean, torch_sum / class_w[labels].sum(), rtol=RTOL)
+    assert not np.isclose(gluon, torch_mean, rtol=1e-3)
+
+
+def test_torch_label_smoothing_applies_to_probability_targets():
+    """label_smoothing=eps on targets t is plain cross-entropy on (1 - eps) t + eps / C.
+
+    So targets gluon code smoothed itself must be ported with label_smoothing=0,
+    which gives gluon's value; smoothing them again changes it.
+    """
+    batch = catalog.get("cross_entropy_probs").make_batch(np.random.default_rng(15))
+    eps = 0.2
+    smoothed = (1 - eps) * batch.target + eps / catalog.CLASSES
+    scores = tensor(batch.input)
+    by_torch = torch.nn.CrossEntropyLoss(label_smoothing=eps)(scores, tensor(batch.target)).item()
+    plain = torch.nn.CrossEntropyLoss()(scores, tensor(smoothed)).item()
+    twice = torch.nn.CrossEntropyLoss(label_smoothing=eps)(scores, tensor(smoothed)).item()
+    block = mx.gluon.loss.SoftmaxCELoss(sparse_label=False)
+    gluon = block(nd(batch.input), nd(smoothed)).mean().asscalar()
+    assert_allclose(by_torch, plain, rtol=RTOL)
+    assert_allclose(gluon, plain, rtol=RTOL)
+    assert not np.isclose(twice, plain, rtol=1e-4)
