@@ -14,7 +14,6 @@ Examples
 ['lossbook', 'torch', 'gluon']
 """
 
-import functools
 import importlib
 import os
 import warnings
@@ -132,11 +131,6 @@ def optional(name):
         return None
 
 
-def _resolve(module, dotted_path):
-    """Return the object at ``dotted_path``, a path that starts with the module's own name."""
-    return functools.reduce(getattr, dotted_path.split(".")[1:], module)
-
-
 def as_float64(values, framework):
     """Return a float64 copy of ``values`` as a torch tensor or an MXNet NDArray.
 
@@ -178,29 +172,6 @@ def as_float64(values, framework):
 # PyTorch.
 
 
-def _target_array(target):
-    """Return a copy of ``target`` in float64, or in int64 if it holds class indices."""
-    target = np.asarray(target)
-    return target.astype(np.int64 if target.dtype.kind in "iu" else np.float64)
-
-
-def _torch_forward(torch, entry, input, target, reduction):
-    """Return the entry's torch loss of the tensors ``input`` and ``target``."""
-    if entry.torch.class_path is not None:
-        loss_class = _resolve(torch, entry.torch.class_path)
-        return loss_class(**entry.options, reduction=reduction)(input, target)
-    # Run the very text the catalog shows, so that the text is what the tests check.
-    namespace = {"torch": torch, "input": input, "target": target, **entry.options}
-    unreduced = eval(entry.torch.expression, {"__builtins__": {}}, namespace)
-    return unreduced if reduction == "none" else getattr(unreduced, reduction)()
-
-
-def _torch_tensors(torch, batch):
-    """Return copies of the batch as float64 tensors (int64 for class indices)."""
-    input = torch.from_numpy(np.array(batch.input, dtype=np.float64))
-    return input, torch.from_numpy(_target_array(batch.target))
-
-
 def torch_loss(entry, batch, reduction=None):
     """Compute an entry's loss of a batch with PyTorch, in float64.
 
@@ -217,9 +188,8 @@ def torch_loss(entry, batch, reduction=None):
         The loss, reduced as asked (a 0-d array unless ``reduction="none"``).
     """
     torch = require("torch")
-    input, target = _torch_tensors(torch, batch)
-    loss = _torch_forward(torch, entry, input, target, reduction or entry.torch.reduction)
-    return loss.numpy()
+    input, target, arrays = entry.torch_tensors(torch, batch)
+    return entry.torch_forward(torch, input, target, reduction or entry.torch.reduction, arrays).numpy()
 
 
 def torch_grad(entry, batch, reduction=None):
@@ -240,9 +210,9 @@ def torch_grad(entry, batch, reduction=None):
         float64, the shape of ``batch.input``.
     """
     torch = require("torch")
-    input, target = _torch_tensors(torch, batch)
+    input, target, arrays = entry.torch_tensors(torch, batch)
     input.requires_grad_()
-    loss = _torch_forward(torch, entry, input, target, reduction or entry.torch.reduction)
+    loss = entry.torch_forward(torch, input, target, reduction or entry.torch.reduction, arrays)
     (grad,) = torch.autograd.grad(loss.sum(), input)
     return grad.numpy()
 
@@ -256,17 +226,7 @@ def _gluon_arrays(mx, batch):
     ``mxnet.nd.from_numpy`` is used because ``mxnet.nd.array`` touches a
     deprecated scipy namespace and warns on every call.
     """
-    return tuple(
-        mx.nd.from_numpy(np.asarray(array, dtype=np.float64), zero_copy=False)
-        for array in (batch.input, batch.target)
-    )
-
-
-def _gluon_block(mx, entry):
-    """Build the entry's gluon loss block."""
-    if entry.gluon is None:
-        raise ValueError(f"gluon has no class for the {entry.key!r} loss")
-    return _resolve(mx, entry.gluon.class_path)(**entry.gluon.kwargs)
+    return tuple(as_float64(array, "mxnet") for array in (batch.input, batch.target))
 
 
 def gluon_loss(entry, batch):
@@ -290,7 +250,7 @@ def gluon_loss(entry, batch):
         If gluon has no class for the loss.
     """
     mx = require("mxnet")
-    block = _gluon_block(mx, entry)
+    block = entry.gluon_block(mx)
     return block(*_gluon_arrays(mx, batch)).asnumpy()
 
 
@@ -317,7 +277,7 @@ def gluon_grad(entry, batch):
         If gluon has no class for the loss.
     """
     mx = require("mxnet")
-    block = _gluon_block(mx, entry)
+    block = entry.gluon_block(mx)
     input, target = _gluon_arrays(mx, batch)
     input.attach_grad()
     with mx.autograd.record():

@@ -224,3 +224,14 @@ def test_compare_returns_a_dataframe_the_page_can_display():
     assert isinstance(table, pd.DataFrame)
     html = table.to_html()
     assert "mxnet.gluon.loss.LogisticLoss" in html and "torch.nn.SoftMarginLoss" in html
+
+
+@pytest.mark.parametrize("entry", catalog.variants(), ids=lambda entry: entry.label)
+def test_torch_runs_every_variant_with_its_array_options(entry):
+    """Weights drawn with a batch reach torch: its loss matches lossbook's, which uses them too."""
+    batch = entry.make_batch(np.random.default_rng(3))
+    torch_value = frameworks.torch_loss(entry, batch, "none")
+    np.testing.assert_allclose(torch_value, entry.evaluate(batch, "none"), rtol=1e-12, atol=1e-300)
+    if batch.options:
+        unweighted = catalog.Batch(batch.input, batch.target)
+        assert not np.allclose(frameworks.torch_loss(entry, unweighted, "none"), torch_value)
