@@ -20,6 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import SVC
 
 from executed_pages import executed_page, glued_values
+from lossbook import fitting as lb_fitting
 from lossbook import frameworks
 
 mx = frameworks.require("mxnet")
@@ -171,6 +172,12 @@ def test_gluon_hinge_losses_are_the_clamp_expressions():
     assert_float32_close(gluon.loss.SquaredHingeLoss()(nd.array(HINGE_F), nd.array(HINGE_Y)).asnumpy(), hinge**2)
 
 
+def test_torch_has_no_binary_hinge_class():
+    """torch.nn has no HingeLoss or SquaredHingeLoss; its only class with Hinge in its name is HingeEmbeddingLoss."""
+    assert not hasattr(torch.nn, "HingeLoss") and not hasattr(torch.nn, "SquaredHingeLoss")
+    assert {name for name in dir(torch.nn) if "Hinge" in name} == {"HingeEmbeddingLoss"}
+
+
 def test_hinge_embedding_loss_is_the_score_itself_for_label_one():
     """HingeEmbeddingLoss: x for y = 1 (even when negative), max(0, 1 - x) for y = -1; not the hinge."""
     x = t64([0.5, -1.9, 1.2, 0.4])
@@ -228,6 +235,15 @@ def test_support_vector_counts_match_an_exact_svm_solver(glued):
     assert glued[PREFIX + "hinge-on-margin"] == int((np.abs(margins - 1) <= tol).sum())
     assert glued[PREFIX + "hinge-inside"] == int((margins < 1 - tol).sum())
     assert glued[PREFIX + "hinge-on-margin"] + glued[PREFIX + "hinge-inside"] == len(svc.support_)
+
+
+def test_circled_points_are_libsvms_support_vectors():
+    """The points the figure circles (margin <= 1 + 1e-3 under the page's fit) are SVC's support vectors."""
+    points, labels = clouds()
+    svc = SVC(kernel="linear", C=C_EQUIVALENT, tol=1e-12).fit(points, labels)
+    params = lb_fitting.fit_linear_classifier(points, labels, "hinge", penalty=0.01)
+    circled = np.flatnonzero(labels * (points @ params[:2] + params[2]) <= 1 + 1e-3)
+    assert set(circled) == set(svc.support_)
 
 
 def test_logistic_pulls_match_scikit_learns_logistic_regression(glued):

@@ -110,6 +110,19 @@ def test_torch_gradient_is_twice_gluons_and_half_mse_matches_gluon():
     assert_allclose(half.numpy().ravel(), residual / 4, rtol=0)
 
 
+def test_trainer_step_batch_size_applies_gluons_gradient_over_n():
+    """gluon's Trainer (sgd, lr 1) after backward and step(4) moves pred by -r/4, torch's 0.5 * MSELoss gradient."""
+    param = mx.gluon.Parameter("pred", shape=PRED.shape, dtype="float64")
+    param.initialize(init=mx.init.Constant(0.0))
+    param.set_data(nd64(PRED))
+    trainer = gluon.Trainer([param], "sgd", {"learning_rate": 1.0})
+    with autograd.record():
+        loss = gluon.loss.L2Loss()(param.data(), nd64(TARGET))
+    loss.backward()
+    trainer.step(4)
+    assert_allclose(param.data().asnumpy(), PRED - (PRED - TARGET) / 4, rtol=1e-15)
+
+
 def test_gluon_l1_and_l2_on_a_wider_batch():
     """Per sample, gluon L1Loss is the row mean of |r| and L2Loss half the row mean of r^2 (float64)."""
     rng = np.random.default_rng(11)
@@ -324,6 +337,9 @@ def test_sample_weight_port_and_the_weight_argument(glued):
     assert_allclose(gluon_mean, weighted / 12, rtol=1e-14)
     assert_allclose(glued[PREFIX + "weighted-arg"], weighted / 10.5, rtol=1e-14)
     assert glued[PREFIX + "weight-mean"] == 0.875  # (1 + 0.5 + 2 + 0) / 4
+    gluon32 = gluon.loss.L1Loss()(nd.array(pred), nd.array(target), nd.array(w[:, None])).mean()
+    assert gluon32.dtype == np.float32
+    assert_allclose(float(gluon32.asscalar()), weighted / 12, rtol=2 * FLOAT32_EPS)
 
 
 def test_torch_weight_arguments():
@@ -333,6 +349,8 @@ def test_torch_weight_arguments():
     assert "weight" not in inspect.signature(F.smooth_l1_loss).parameters
     with pytest.raises(ValueError, match="Weights and input must have the same size"):
         F.l1_loss(t64(np.ones((4, 3))), t64(np.zeros((4, 3))), weight=t64(np.ones((4, 1))))
+    # mse_loss divides by the summed weights too: (1 * 1 + 3 * 4) / (1 + 3).
+    assert F.mse_loss(t64([1.0, 2.0]), t64([0.0, 0.0]), weight=t64([1.0, 3.0])).item() == 13 / 4
 
 
 def test_torch_functional_huber_weight_divides_by_the_count():

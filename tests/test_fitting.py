@@ -70,6 +70,7 @@ def test_irls_weights_by_hand():
         (lambda: fitting.irls(np.ones((3, 2)), np.ones(3), "l1", steps=0), ValueError, "steps must be"),
         (lambda: fitting.irls(np.array([["a", "b"]]), np.ones(1), "l1"), TypeError, "X must hold real"),
         (lambda: fitting.irls_weights(["x"], "l1"), TypeError, "residuals must be real"),
+        (lambda: fitting.irls(np.ones((1, 2)), np.array(["a"]), "l1"), TypeError, "y must hold real"),
     ],
 )
 def test_irls_bad_input_raises(call, error, match):

@@ -203,3 +203,18 @@ def test_linear_classifier_lines_and_support_vectors():
     assert "support vectors (m ≤ 1)" in legend_texts(ax)
     with pytest.raises(ValueError, match="w_2 != 0"):
         plotting.linear_classifier(points, labels, (1.0, 0.0, 0.0))
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: plotting.mse_and_rmse(np.ones((2, 2)), X), "targets and c must be 1-D"),
+        (lambda: plotting.line_fits(np.ones(3), np.ones(4), {}), "x and y must be 1-D of one length"),
+        (lambda: plotting.linear_classifier(np.ones((2, 3)), np.ones(2), (1.0, 1.0, 0.0)), r"shape \(n, 2\)"),
+        (lambda: plotting.linear_classifier(np.ones((2, 2)), np.zeros(2), (1.0, 1.0, 0.0)), "labels must be"),
+    ],
+)
+def test_figure_helpers_refuse_bad_shapes_and_labels(call, match):
+    """Bad shapes or labels raise ValueError saying what was wrong."""
+    with pytest.raises(ValueError, match=match):
+        call()
