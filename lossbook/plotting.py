@@ -214,3 +214,247 @@ def gradient_curves(keys, x, target, ax=None):
             "d loss / d prediction",
         )
     return ax
+
+
+def relabel(ax, labels, *, xlabel=None, title=None):
+    """Give the lines of ``ax`` their own legend labels, in order, and redraw the legend.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    labels : list of str
+        One label per line, for the first ``len(labels)`` lines.
+    xlabel, title : str, optional
+        A new horizontal-axis label and title.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Raises
+    ------
+    ValueError
+        If there are more labels than lines.
+    """
+    lines = ax.get_lines()
+    if len(labels) > len(lines):
+        raise ValueError(f"labels has {len(labels)} entries but the Axes has only {len(lines)} lines")
+    with book_style():
+        for line, label in zip(lines, labels):
+            line.set_label(label)
+        if xlabel is not None:
+            ax.set_xlabel(xlabel)
+        if title is not None:
+            ax.set_title(title)
+        ax.legend()
+    return ax
+
+
+def mse_and_rmse(targets, c, axes=None):
+    r"""Plot the MSE and RMSE of constant predictions (left) and their derivatives (right).
+
+    For targets :math:`y_1, \dots, y_N` with mean :math:`\bar y`, the MSE of a
+    constant :math:`c` is :math:`\frac1N \sum_i (c - y_i)^2`, with derivative
+    :math:`2(c - \bar y)`, and the RMSE its square root, with derivative
+    :math:`(c - \bar y) / \operatorname{RMSE}(c)`. A dotted line marks the mean.
+
+    Parameters
+    ----------
+    targets : array_like
+        The targets, 1-D and not all equal (the RMSE's derivative is undefined
+        where it is 0).
+    c : array_like
+        The constant predictions along the horizontal axis, 1-D.
+    axes : tuple of matplotlib.axes.Axes, optional
+        Where to draw; a new figure with two panels by default.
+
+    Returns
+    -------
+    tuple of matplotlib.axes.Axes
+        The loss panel and the derivative panel.
+
+    Raises
+    ------
+    ValueError
+        If ``targets`` or ``c`` is not 1-D, or the targets are all equal.
+    """
+    targets, c = np.asarray(targets, dtype=np.float64), np.asarray(c, dtype=np.float64)
+    if targets.ndim != 1 or c.ndim != 1:
+        raise ValueError(f"targets and c must be 1-D, got shapes {targets.shape} and {c.shape}")
+    if np.all(targets == targets[0]):
+        raise ValueError("targets must not all be equal: the RMSE would reach 0")
+    mean = targets.mean()
+    mse = ((c[:, None] - targets) ** 2).mean(axis=1)
+    rmse = np.sqrt(mse)
+    with book_style():
+        if axes is None:
+            axes = plt.subplots(1, 2, figsize=(7.0, 3.6))[1]
+        left, right = axes
+        left.plot(c, mse, label="MSE")
+        left.plot(c, rmse, label="RMSE")
+        right.plot(c, 2 * (c - mean), label="d MSE / dc")
+        right.plot(c, (c - mean) / rmse, label="d RMSE / dc")
+        right.set_ylim(-3, 3)
+        for ax, title, ylabel in ((left, "Loss", "loss"), (right, "Gradient", "derivative")):
+            ax.axvline(mean, color=PALETTE[6], linestyle=":", linewidth=1.2)
+            _label(ax, title, "constant prediction c", ylabel)
+    return left, right
+
+
+def line_fits(x, y, fits, *, outlier=None, true_line=None, ax=None):
+    """Plot data points and straight lines fitted to them.
+
+    Parameters
+    ----------
+    x, y : array_like
+        The data, 1-D of one length.
+    fits : dict
+        ``{name: (intercept, slope)}``; each line is labelled ``"<name> fit"``.
+    outlier : int, optional
+        The index of a point to circle and label "outlier".
+    true_line : tuple of float, optional
+        The intercept and slope of the line the data came from, drawn dashed.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure by default.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The lines in order: the true line (if given), then one per fit, all
+        over the range of ``x``.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` and ``y`` are not 1-D of one length.
+    """
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if x.ndim != 1 or x.shape != y.shape:
+        raise ValueError(f"x and y must be 1-D of one length, got shapes {x.shape} and {y.shape}")
+    grid = np.array([x.min(), x.max()])
+    with book_style():
+        ax = _axes(ax)
+        if true_line is not None:
+            intercept, slope = true_line
+            ax.plot(grid, intercept + slope * grid, color="#888888", linestyle="--",
+                    linewidth=1.5, label="true line")
+        for (name, (intercept, slope)), colour in zip(fits.items(), itertools.cycle(PALETTE)):
+            ax.plot(grid, intercept + slope * grid, color=colour, label=f"{name} fit")
+        ax.scatter(x, y, color=PALETTE[6], s=22, zorder=3, label="data")
+        if outlier is not None:
+            ax.scatter(x[outlier], y[outlier], s=160, facecolors="none", edgecolors=PALETTE[1],
+                       linewidths=1.8, zorder=3, label="outlier")
+        _label(ax, "Straight-line fits", "x", "y")
+        ax.legend(loc="lower left")
+    return ax
+
+
+def margin_losses(m, ax=None):
+    r"""Plot the margin losses against the score for the label +1, with the zero-one loss.
+
+    The curves come from the catalog: the logistic loss with the signed label
+    +1 (``"soft_margin"``), binary cross-entropy of logits with the label 1
+    (``"bce_logits"``, dashed: the two coincide), the hinge and the squared
+    hinge; then the zero-one loss, 1 for :math:`m \le 0` and 0 above, as a step.
+
+    Parameters
+    ----------
+    m : array_like
+        Scores, which for the label +1 are the margins, 1-D.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure by default.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Five lines in the order above.
+    """
+    m = np.asarray(m, dtype=np.float64)
+    labels = [
+        r"logistic, signed label $y = +1$",
+        r"BCE with logits, binary label $t = 1$",
+        r"hinge $\max(0, 1 - m)$",
+        r"squared hinge $\max(0, 1 - m)^2$",
+        "zero-one",
+    ]
+    with book_style():
+        ax = loss_curves(["soft_margin", "bce_logits", "hinge", "squared_hinge"], m, 1.0, ax=ax)
+        bce = ax.get_lines()[1]
+        bce.set_linestyle((0, (4, 3)))
+        bce.set_color(PALETTE[5])
+        ax.step(m, (m <= 0).astype(float), where="post", color=PALETTE[6], linewidth=1.5)
+        ax.set_ylim(0, 6)
+        relabel(ax, labels, xlabel="score f(x) = margin m (label +1)",
+                title="Margin losses, label fixed to +1")
+    return ax
+
+
+def linear_classifier(points, labels, params, *, other=None, other_label="other boundary",
+                      tol=1e-3, ax=None):
+    r"""Plot two classes of points, a linear classifier's boundary and margins, and its support vectors.
+
+    The score is :math:`f(x) = w_1 x_1 + w_2 x_2 + b`. The boundary
+    :math:`f = 0` is drawn solid and :math:`f = \pm 1` dotted; the points with
+    margin :math:`y f(x) \le 1 + \mathrm{tol}` are circled as support vectors.
+
+    Parameters
+    ----------
+    points : array_like
+        Shape ``(n, 2)``.
+    labels : array_like
+        -1 or +1, shape ``(n,)``.
+    params : array_like
+        ``(w_1, w_2, b)`` with :math:`w_2 \ne 0`.
+    other : array_like, optional
+        A second classifier's ``(w_1, w_2, b)``, whose boundary is drawn dashed.
+    other_label : str, default "other boundary"
+        Its legend label.
+    tol : float, default 1e-3
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure by default.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The lines in order: boundary, the lines :math:`f = -1` and
+        :math:`f = +1`, then the other boundary if given.
+
+    Raises
+    ------
+    ValueError
+        If the shapes are wrong, a label is not -1 or +1, or :math:`w_2 = 0`.
+    """
+    points, labels = np.asarray(points, dtype=np.float64), np.asarray(labels, dtype=np.float64)
+    if points.ndim != 2 or points.shape[1] != 2 or labels.shape != (points.shape[0],):
+        raise ValueError(f"points must have shape (n, 2) and labels (n,), got {points.shape} and {labels.shape}")
+    if not np.all(np.isin(labels, (-1.0, 1.0))):
+        raise ValueError("labels must be -1 or +1")
+    for name, p in (("params", params), ("other", other)):
+        if p is not None and (np.shape(p) != (3,) or p[1] == 0):
+            raise ValueError(f"{name} must be (w_1, w_2, b) with w_2 != 0, got {p!r}")
+    reach = 1.1 * np.abs(points).max()
+    x0 = np.array([-reach, reach])
+
+    def level_line(p, level):
+        w0, w1, b = p
+        return (level - b - w0 * x0) / w1
+
+    margins = labels * (points @ np.asarray(params)[:2] + params[2])
+    with book_style():
+        ax = plt.subplots(figsize=(7.0, 5.6))[1] if ax is None else ax
+        black = PALETTE[6]
+        ax.plot(x0, level_line(params, 0.0), color=black, label="boundary f = 0")
+        for level in (-1.0, 1.0):
+            ax.plot(x0, level_line(params, level), color=black, linestyle=":", linewidth=1.2)
+        if other is not None:
+            ax.plot(x0, level_line(other, 0.0), linestyle="--", color=PALETTE[2], label=other_label)
+        for cls, colour, marker in ((1.0, PALETTE[0], "o"), (-1.0, PALETTE[1], "s")):
+            ax.scatter(*points[labels == cls].T, color=colour, marker=marker, s=22,
+                       label=f"class {cls:+.0f}")
+        support = margins <= 1 + tol
+        ax.scatter(*points[support].T, s=150, facecolors="none", edgecolors=black,
+                   linewidths=1.2, label="support vectors (m ≤ 1)")
+        ax.set(xlim=(-reach, reach), ylim=(-reach, reach), xlabel="feature 1",
+               ylabel="feature 2", title="A linear classifier and its support vectors")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3, fontsize=9)
+    return ax

@@ -1,16 +1,14 @@
-"""Every number the margin-losses chapter states or relies on, checked independently.
+"""Every number the margin-losses chapter states, and every framework claim it makes, checked.
 
-The chapter (book/margin_losses.md), as the book build executed it: each number it glues
-into its prose is compared with a source other than lossbook: mpmath at 50
-digits, a value derived by hand (the derivation is in a comment), SciPy,
-scikit-learn, PyTorch or MXNet gluon. The framework relations the chapter teaches
-are checked against the frameworks directly, and its structure (glue keys,
-equation and figure labels, glossary terms, citations) at the end.
+The chapter (book/margin_losses.md), as the book build executed it: each number
+it glues into its prose is compared with a source other than lossbook: mpmath
+at 50 digits, a value derived by hand (the derivation is in a comment), SciPy,
+scikit-learn, PyTorch or MXNet gluon. Each sentence about how gluon or torch
+behaves is checked by running them.
 """
 
 import math
 import re
-from pathlib import Path
 
 import mpmath
 import numpy as np
@@ -22,31 +20,40 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import SVC
 
 from executed_pages import executed_page, glued_values
-from float64_arrays import nd64, t64
+from lossbook import fitting as lb_fitting
 from lossbook import frameworks
 
 mx = frameworks.require("mxnet")
-from mxnet import autograd, gluon  # noqa: E402  (after the import that silences mxnet)
+from mxnet import autograd, gluon, nd  # noqa: E402  (after the import that silences mxnet)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-CHAPTER_PATH = REPO_ROOT / "book" / "margin_losses.md"
-CHAPTER = CHAPTER_PATH.read_text()
 F = torch.nn.functional
+PAGE = "margin_losses"
 PREFIX = "margin-"
+FLOAT32_EPS = 2.0**-23
 
 mpmath.mp.dps = 50
+
+
+def t64(values):
+    """A float64 tensor."""
+    return frameworks.as_float64(values, "torch")
+
+
+def nd64(values):
+    """A float64 NDArray."""
+    return frameworks.as_float64(values, "mxnet")
 
 
 @pytest.fixture(scope="module")
 def executed():
     """The chapter as the book build executed it."""
-    return executed_page(CHAPTER_PATH.stem)
+    return executed_page(PAGE)
 
 
 @pytest.fixture(scope="module")
 def glued():
     """Every value the chapter glues, by key; numbers as Python numbers."""
-    return glued_values(CHAPTER_PATH.stem)
+    return glued_values(PAGE)
 
 
 def exact_logistic(m):
@@ -54,54 +61,86 @@ def exact_logistic(m):
     return mpmath.log1p(mpmath.exp(-mpmath.mpf(float(m))))
 
 
+def assert_float32_close(gluon_values, exact):
+    """gluon's float32 output is within float32's precision of the exact values: relative 2^-22."""
+    gluon_values = np.asarray(gluon_values, dtype=np.float64)
+    assert_allclose(gluon_values, exact, rtol=2 * FLOAT32_EPS, atol=0)
+
+
 # The logistic loss is BCE with logits.
+
+RNG0 = np.random.default_rng(0)
+Z = 4.0 * RNG0.standard_normal((6, 3))
+T = RNG0.integers(0, 2, (6, 3)).astype(np.float64)
+Y = 2 * T - 1
 
 
 def test_soft_margin_with_signed_labels_is_bce_with_logits(glued):
-    """torch soft_margin_loss(z, 2t - 1) = BCE-with-logits(z, t) = mpmath log(1 + e^{-yz}), to rounding."""
-    rng = np.random.default_rng(0)
-    z = 4.0 * rng.standard_normal((6, 3))
-    t = rng.integers(0, 2, (6, 3)).astype(np.float64)
-    y = 2 * t - 1
-    soft = F.soft_margin_loss(t64(z), t64(y), reduction="none").numpy()
-    bce = F.binary_cross_entropy_with_logits(t64(z), t64(t), reduction="none").numpy()
-    exact = np.array([float(exact_logistic(m)) for m in (y * z).ravel()]).reshape(z.shape)
-    assert_allclose(soft, exact, rtol=4e-16 * 4)
+    """torch SoftMarginLoss(z, 2t - 1) = BCEWithLogitsLoss(z, t) = mpmath log(1 + e^{-yz}), to rounding."""
+    soft = torch.nn.SoftMarginLoss(reduction="none")(t64(Z), t64(Y)).numpy()
+    bce = torch.nn.BCEWithLogitsLoss(reduction="none")(t64(Z), t64(T)).numpy()
+    exact = np.array([float(exact_logistic(m)) for m in (Y * Z).ravel()]).reshape(Z.shape)
+    assert_allclose(soft, exact, rtol=4 * 2.0**-52)
     assert_allclose(bce, exact, rtol=0, atol=1e-15)  # torch loses relative accuracy on tiny losses
     assert glued[PREFIX + "logistic-bce-gap"] == np.abs(soft - bce).max()
     assert glued[PREFIX + "logistic-bce-gap"] < 1e-14
 
 
-def test_gluon_logistic_formats_and_sigmoid_bce_agree():
-    """gluon LogisticLoss signed on 2t - 1 = binary on t = SigmoidBinaryCrossEntropyLoss on t."""
-    rng = np.random.default_rng(0)
-    z = 4.0 * rng.standard_normal((6, 3))
-    t = rng.integers(0, 2, (6, 3)).astype(np.float64)
-    signed = gluon.loss.LogisticLoss(label_format="signed")(nd64(z), nd64(2 * t - 1)).asnumpy()
-    binary = gluon.loss.LogisticLoss(label_format="binary")(nd64(z), nd64(t)).asnumpy()
-    sigmoid_bce = gluon.loss.SigmoidBinaryCrossEntropyLoss()(nd64(z), nd64(t)).asnumpy()
-    torch_port = F.binary_cross_entropy_with_logits(t64(z), t64(t), reduction="none").mean(1).numpy()
-    assert_allclose(signed, binary, rtol=1e-15)
-    assert_allclose(binary, sigmoid_bce, rtol=1e-15)
-    assert_allclose(binary, torch_port, rtol=1e-14)
+def test_gluon_logistic_formats_and_sigmoid_bce_agree_exactly_in_float32():
+    """gluon LogisticLoss signed on 2t - 1 = binary on t = SigmoidBCE on t, bit for bit in float32, ~ mpmath."""
+    signed = gluon.loss.LogisticLoss(label_format="signed")(nd.array(Z), nd.array(Y))
+    binary = gluon.loss.LogisticLoss(label_format="binary")(nd.array(Z), nd.array(T))
+    sigmoid_bce = gluon.loss.SigmoidBinaryCrossEntropyLoss()(nd.array(Z), nd.array(T))
+    assert signed.dtype == np.float32
+    assert (signed.asnumpy() == binary.asnumpy()).all() and (binary.asnumpy() == sigmoid_bce.asnumpy()).all()
+    exact = np.array([float(exact_logistic(m)) for m in (Y * Z).ravel()]).reshape(Z.shape).mean(1)
+    assert_float32_close(signed.asnumpy(), exact)
+    assert_allclose(gluon.loss.LogisticLoss()(nd64(Z), nd64(Y)).asnumpy(), exact, rtol=1e-15)
+
+
+# The wrong label format.
+
+SCORES = np.array([-3.0, -1.0, 2.0])
+BINARY_LABELS = np.array([0.0, 0.0, 1.0])
 
 
 def test_soft_margin_with_a_zero_label_is_log_two_with_no_gradient(glued):
     """A 0 label in SoftMarginLoss gives log(1 + e^0) = log 2 and a zero gradient (torch autograd)."""
-    scores = t64([-3.0, -1.0, 2.0]).requires_grad_()
-    loss = F.soft_margin_loss(scores, t64([0.0, 0.0, 1.0]), reduction="none")
-    loss.sum().backward()
+    scores = t64(SCORES).requires_grad_()
+    loss = torch.nn.SoftMarginLoss(reduction="none")(scores, t64(BINARY_LABELS))
+    (grad,) = torch.autograd.grad(loss.sum(), scores)
     assert_allclose(loss[:2].detach().numpy(), float(mpmath.log(2)), rtol=1e-16)
-    assert scores.grad[0].item() == 0.0 and scores.grad[1].item() == 0.0
+    assert grad[0].item() == 0.0 and grad[1].item() == 0.0
     assert_allclose(glued[PREFIX + "log2"], float(mpmath.log(2)), rtol=1e-16)
 
 
 def test_gluon_signed_logistic_maps_a_zero_label_to_one_half():
     """gluon LogisticLoss() with label 0 is softplus(f) - f / 2 (mpmath), so 1.5486 at f = -3."""
-    f = np.array([[-3.0], [-1.0], [2.0]])
+    f = SCORES[:, None]
     out = gluon.loss.LogisticLoss()(nd64(f), nd64(np.zeros((3, 1)))).asnumpy()
     exact = [float(mpmath.log1p(mpmath.exp(v)) - mpmath.mpf(v) / 2) for v in f.ravel()]
     assert_allclose(out, exact, rtol=1e-15)
+
+
+@pytest.mark.parametrize("loss_class", [gluon.loss.HingeLoss, gluon.loss.SquaredHingeLoss])
+def test_gluon_hinge_losses_with_a_zero_label_are_one_with_no_gradient(loss_class):
+    """max(0, 1 - 0 f) = 1 (and 1^2 = 1) whatever the score: gluon's loss and mxnet's gradient say so."""
+    f = nd64(SCORES[:, None])
+    f.attach_grad()
+    with autograd.record():
+        loss = loss_class()(f, nd64(np.zeros((3, 1))))
+    loss.backward()
+    assert_allclose(loss.asnumpy(), [1.0, 1.0, 1.0], rtol=0)
+    assert_allclose(f.grad.asnumpy(), 0.0, atol=0)
+
+
+def test_torch_hinge_expression_with_a_zero_label_is_one():
+    """torch.relu(1 - f * 0) = 1 for every score, with a zero gradient."""
+    f = t64(SCORES).requires_grad_()
+    loss = torch.relu(1 - f * t64(BINARY_LABELS))
+    (grad,) = torch.autograd.grad(loss.sum(), f)
+    assert_allclose(loss.detach().numpy(), [1.0, 1.0, 0.0], rtol=0)
+    assert grad[0].item() == 0.0 and grad[1].item() == 0.0
 
 
 def test_exercise_3_gluon_gradient_for_a_zero_label_is_sigmoid_minus_one_half():
@@ -110,24 +149,33 @@ def test_exercise_3_gluon_gradient_for_a_zero_label_is_sigmoid_minus_one_half():
     x = nd64(f)
     x.attach_grad()
     with autograd.record():
-        per_sample = gluon.loss.LogisticLoss()(x, nd64(np.zeros((3, 1))))
-    per_sample.backward()
+        loss = gluon.loss.LogisticLoss()(x, nd64(np.zeros((3, 1))))
+    loss.backward()
     exact = [float(1 / (1 + mpmath.exp(-v)) - mpmath.mpf(1) / 2) for v in f.ravel()]
     assert_allclose(x.grad.asnumpy().ravel(), exact, rtol=1e-15)
 
 
 # Hinge and squared hinge across frameworks.
 
+RNG1 = np.random.default_rng(1)
+HINGE_F = 1.5 * RNG1.standard_normal((5, 1))
+HINGE_Y = RNG1.choice([-1.0, 1.0], size=(5, 1))
+
 
 def test_gluon_hinge_losses_are_the_clamp_expressions():
-    """gluon HingeLoss / SquaredHingeLoss = torch.clamp(1 - y f, min=0) (squared), per sample."""
-    rng = np.random.default_rng(1)
-    f = 1.5 * rng.standard_normal((5, 1))
-    y = rng.choice([-1.0, 1.0], size=(5, 1))
-    hinge = torch.clamp(1 - t64(y) * t64(f), min=0).numpy().ravel()
-    assert_allclose(gluon.loss.HingeLoss()(nd64(f), nd64(y)).asnumpy(), hinge, rtol=1e-15)
-    assert_allclose(gluon.loss.SquaredHingeLoss()(nd64(f), nd64(y)).asnumpy(), hinge**2, rtol=1e-15)
-    assert_allclose(hinge, np.maximum(0, 1 - y * f).ravel(), rtol=1e-15)
+    """gluon HingeLoss / SquaredHingeLoss = torch.clamp(1 - y f, min=0) (squared) = the hand formula."""
+    hinge = torch.clamp(1 - t64(HINGE_Y) * t64(HINGE_F), min=0).numpy().ravel()
+    assert_allclose(hinge, np.maximum(0, 1 - HINGE_Y * HINGE_F).ravel(), rtol=1e-15)
+    assert_allclose(gluon.loss.HingeLoss()(nd64(HINGE_F), nd64(HINGE_Y)).asnumpy(), hinge, rtol=1e-15)
+    assert_allclose(gluon.loss.SquaredHingeLoss()(nd64(HINGE_F), nd64(HINGE_Y)).asnumpy(), hinge**2, rtol=1e-15)
+    assert_float32_close(gluon.loss.HingeLoss()(nd.array(HINGE_F), nd.array(HINGE_Y)).asnumpy(), hinge)
+    assert_float32_close(gluon.loss.SquaredHingeLoss()(nd.array(HINGE_F), nd.array(HINGE_Y)).asnumpy(), hinge**2)
+
+
+def test_torch_has_no_binary_hinge_class():
+    """torch.nn has no HingeLoss or SquaredHingeLoss; its only class with Hinge in its name is HingeEmbeddingLoss."""
+    assert not hasattr(torch.nn, "HingeLoss") and not hasattr(torch.nn, "SquaredHingeLoss")
+    assert {name for name in dir(torch.nn) if "Hinge" in name} == {"HingeEmbeddingLoss"}
 
 
 def test_hinge_embedding_loss_is_the_score_itself_for_label_one():
@@ -136,11 +184,10 @@ def test_hinge_embedding_loss_is_the_score_itself_for_label_one():
     y = t64([1.0, 1.0, -1.0, -1.0])
     out = torch.nn.HingeEmbeddingLoss(reduction="none")(x, y).numpy()
     assert_allclose(out, [0.5, -1.9, 0.0, 0.6], rtol=1e-15)
-    assert not np.allclose(out, np.maximum(0, 1 - y.numpy() * x.numpy()))
 
 
 def test_exercise_1_multi_margin_on_zero_and_f_is_half_the_hinge():
-    """MultiMarginLoss([0, f], t) = max(0, 1 - (2t - 1) f) / 2, derived in the exercise; checked by hand values."""
+    """MultiMarginLoss([0, f], t) = max(0, 1 - (2t - 1) f) / 2, as derived in the exercise; hand values."""
     f = t64([[0.0, 0.3], [0.0, -2.0], [0.0, 0.4], [0.0, 5.0]])
     t = torch.tensor([1, 1, 0, 0])
     out = torch.nn.MultiMarginLoss(reduction="none")(f, t).numpy()
@@ -158,13 +205,12 @@ def test_derivatives_on_either_side_of_the_hinge(glued):
                        ("squared-hinge", lambda m: torch.clamp(1 - m, min=0) ** 2)):
         for side, value in (("below", 1 - 1e-6), ("above", 1 + 1e-6)):
             m = torch.tensor(value, dtype=torch.float64, requires_grad=True)
-            loss(m).backward()
-            results[name, side] = m.grad.item()
+            results[name, side] = torch.autograd.grad(loss(m), m)[0].item()
     assert results["hinge", "below"] == -1.0 and results["hinge", "above"] == 0.0
     assert results["squared-hinge", "above"] == 0.0
+    assert glued[PREFIX + "kink-hinge-below"] == results["hinge", "below"]
+    assert_allclose(glued[PREFIX + "kink-squared-hinge-below"], results["squared-hinge", "below"], rtol=1e-15)
     assert_allclose(results["squared-hinge", "below"], -2 * (1 - (1 - 1e-6)), rtol=1e-15)
-    assert glued[PREFIX + "kink-hinge-below"] == -1.0
-    assert_allclose(glued[PREFIX + "kink-squared-hinge-below"], -2e-6, rtol=1e-9)
 
 
 def clouds():
@@ -179,7 +225,7 @@ C_EQUIVALENT = 1 / (2 * 0.01 * 80)
 
 
 def test_support_vector_counts_match_an_exact_svm_solver(glued):
-    """scikit-learn's SVC (libsvm, exact) on the same objective gives the chapter's 66 / 3 / 11 split."""
+    """scikit-learn's SVC (libsvm, exact) on the same objective gives the chapter's split of the 80 points."""
     points, labels = clouds()
     svc = SVC(kernel="linear", C=C_EQUIVALENT, tol=1e-12).fit(points, labels)
     margins = labels * svc.decision_function(points)
@@ -191,12 +237,20 @@ def test_support_vector_counts_match_an_exact_svm_solver(glued):
     assert glued[PREFIX + "hinge-on-margin"] + glued[PREFIX + "hinge-inside"] == len(svc.support_)
 
 
+def test_circled_points_are_libsvms_support_vectors():
+    """The points the figure circles (margin <= 1 + 1e-3 under the page's fit) are SVC's support vectors."""
+    points, labels = clouds()
+    svc = SVC(kernel="linear", C=C_EQUIVALENT, tol=1e-12).fit(points, labels)
+    params = lb_fitting.fit_linear_classifier(points, labels, "hinge", penalty=0.01)
+    circled = np.flatnonzero(labels * (points @ params[:2] + params[2]) <= 1 + 1e-3)
+    assert set(circled) == set(svc.support_)
+
+
 def test_logistic_pulls_match_scikit_learns_logistic_regression(glued):
     """scikit-learn's LogisticRegression on the same objective: every pull sigma(-m) is positive, min and max match."""
     points, labels = clouds()
     model = LogisticRegression(C=C_EQUIVALENT, tol=1e-12, max_iter=10000).fit(points, labels)
-    margins = labels * model.decision_function(points)
-    pulls = 1 / (1 + np.exp(margins))
+    pulls = 1 / (1 + np.exp(labels * model.decision_function(points)))
     assert pulls.min() > 0
     assert_allclose(glued[PREFIX + "logistic-min-pull"], pulls.min(), rtol=1e-3)
     assert_allclose(glued[PREFIX + "logistic-max-pull"], pulls.max(), rtol=1e-4)
@@ -211,11 +265,11 @@ def test_minimisers_of_the_conditional_risk(p):
     def logistic(f):
         return math.log1p(math.exp(-f))
 
-    def hinge(f):
-        return max(0.0, 1 - f)
-
     def squared(f):
         return max(0.0, 1 - f) ** 2
+
+    def hinge(f):
+        return max(0.0, 1 - f)
 
     options = {"xatol": 1e-10}
     best_logistic = optimize.minimize_scalar(risk(logistic), bounds=(-6, 6), method="bounded", options=options).x
@@ -224,7 +278,18 @@ def test_minimisers_of_the_conditional_risk(p):
     assert_allclose(best_squared, 2 * p - 1, atol=1e-7)
     # The hinge risk is piecewise linear with kinks at -1 and 1: compare the candidates exactly.
     assert min((-1.0, 1.0), key=risk(hinge)) == math.copysign(1.0, 2 * p - 1)
-    assert risk(hinge)(math.copysign(1.0, 2 * p - 1)) < risk(hinge)(0.0)
+
+
+def test_the_risk_table_on_the_page(executed):
+    """The page's grid minimisers are log-odds, +-1 and 2p - 1 to the grid's 1e-4 spacing (4 decimals shown)."""
+    cell = next(c for c in executed.cells if c.cell_type == "code" and "best_score(key, p) for p in" in c.source)
+    text = next(o["data"]["text/plain"] for o in cell.outputs if o.get("output_type") == "execute_result")
+    rows = [line.split()[3:] for line in text.splitlines()[1:]]  # after "p = 0.1"
+    for p, row in zip((0.1, 0.3, 0.6, 0.9), rows):
+        logistic, hinge, squared, log_odds, linear = map(float, row)
+        assert_allclose([logistic, log_odds], math.log(p / (1 - p)), atol=1e-4 + 5e-5)  # grid step + rounding
+        assert hinge == math.copysign(1.0, 2 * p - 1)
+        assert_allclose([squared, linear], 2 * p - 1, atol=1e-4 + 5e-5)
 
 
 def test_surrogates_bound_the_zero_one_loss():
@@ -233,66 +298,15 @@ def test_surrogates_bound_the_zero_one_loss():
     zero_one = (m <= 0).astype(float)
     assert (np.maximum(0, 1 - m) >= zero_one).all()
     assert (np.maximum(0, 1 - m) ** 2 >= zero_one).all()
-    assert (np.logaddexp(0, -m) / math.log(2) >= zero_one - 1e-15).all()
+    assert all(float(exact_logistic(v) / mpmath.log(2)) >= z for v, z in zip(m[::50], zero_one[::50]))
     assert float(mpmath.log(2)) < 1
 
 
-# The executed page and the chapter's structure.
-
-
-def test_the_page_runs_clean(executed):
-    """No errors, nothing on stderr, no memory addresses and no matplotlib reprs in any output."""
-    for cell in executed.cells:
-        for output in cell.get("outputs", []):
-            assert output["output_type"] != "error"
-            assert output.get("name") != "stderr", output.get("text")
-            text = str(output.get("text", "")) + str(output.get("data", {}).get("text/plain", ""))
-            assert " at 0x" not in text and "<Axes" not in text and "<matplotlib" not in text, text
-
-
-def test_every_figure_is_drawn(executed):
-    """Each cell with a figure option produces exactly one PNG."""
-    figures = [cell for cell in executed.cells if "figure" in cell.metadata.get("mystnb", {})]
-    assert len(figures) == 3
-    for cell in figures:
-        assert len([o for o in cell.outputs if "image/png" in o.get("data", {})]) == 1, cell.source[:80]
-
-
-def test_every_glued_number_in_the_prose_is_glued(glued):
-    """Each {glue:text} and {glue:} key the page shows was glued when it ran."""
-    used = set(re.findall(r"\{glue:text\}`(margin-[\w-]+)", CHAPTER))
-    used |= set(re.findall(r"\{glue:\} (margin-[\w-]+)", CHAPTER))
-    assert used and used <= set(glued), sorted(used - set(glued))
-
-
-def test_equations_and_figures_are_labelled_and_referenced():
-    """Every equation label is referenced with {eq} and every figure name with {numref}."""
-    labels = re.findall(r"\$\$ \((eq-margin-[\w-]+)\)", CHAPTER)
-    assert len(labels) >= 8
-    for label in labels:
-        assert f"{{eq}}`{label}`" in CHAPTER, label
-    for name in re.findall(r"name: (fig-margin-[\w-]+)", CHAPTER):
-        assert f"{{numref}}`{name}`" in CHAPTER, name
-
-
-def test_glossary_terms_and_citations_exist():
-    """Every {term} is in the glossary and every cited key in references.bib."""
-    glossary = (REPO_ROOT / "book" / "glossary.md").read_text()
-    terms = {line.strip().lower() for line in glossary.splitlines() if line and not line.startswith((" ", "`", "#", "(", "-"))}
-    for link in re.findall(r"\{term\}`([^`]+)`", CHAPTER):
-        target = re.search(r"<([^>]+)>", link)
-        assert (target.group(1) if target else link).lower() in terms, link
-    bib = (REPO_ROOT / "book" / "references.bib").read_text()
-    cited = {key.strip() for group in re.findall(r"\{cite\}`([^`]+)`", CHAPTER) for key in group.split(",")}
-    assert len(cited) >= 2
-    for key in cited:
-        assert re.search(r"@\w+\{" + re.escape(key) + ",", bib), key
-
-
-def test_exercises_have_solutions_and_one_runs():
-    """At least three exercises, each with a solution, at least one of them with code."""
-    exercises = re.findall(r":label: (ex-margin-\d+)", CHAPTER)
-    assert len(exercises) >= 3
-    for label in exercises:
-        assert f"solution-start}} {label}" in CHAPTER or f"{{solution}} {label}" in CHAPTER, label
-    assert "solution-start}" in CHAPTER
+def test_exercise_1_printed_values_are_half_hinges(executed):
+    """The exercise's MultiMarginLoss line equals max(0, 1 - (2t - 1) f) / 2 on its own draws (4 decimals)."""
+    cell = next(c for c in executed.cells if c.cell_type == "code" and "MultiMarginLoss(reduction" in c.source)
+    text = "".join(o.get("text", "") for o in cell.outputs)
+    printed = [float(v) for v in re.findall(r"\d+\.\d+", text.splitlines()[0])]
+    rng = np.random.default_rng(2)
+    f, t = 2.0 * rng.standard_normal(6), rng.integers(0, 2, 6)
+    assert_allclose(printed, np.maximum(0, 1 - (2.0 * t - 1) * f) / 2, atol=5e-5)

@@ -134,3 +134,87 @@ def test_book_style_keeps_interactive_mode_a_backend_turned_on():
         assert matplotlib.rcParams["axes.spines.top"] is True  # the style sets it False
     finally:
         matplotlib.interactive(was_interactive)
+
+
+def test_relabel_names_lines_axis_and_title():
+    """relabel sets each line's legend label in order, the x label and the title; too many labels raise."""
+    ax = plotting.loss_curves(["l1", "l2"], X, target=0.0)
+    assert plotting.relabel(ax, ["a", "b"], xlabel="r", title="T") is ax
+    assert legend_texts(ax) == ["a", "b"] and ax.get_xlabel() == "r" and ax.get_title() == "T"
+    with pytest.raises(ValueError, match="labels has 3 entries but the Axes has only 2 lines"):
+        plotting.relabel(ax, ["a", "b", "c"])
+
+
+def test_mse_and_rmse_of_constants():
+    """Left: mean (c - y)^2 and its root; right: 2 (c - mean) and (c - mean) / RMSE; dotted line at the mean."""
+    targets = np.array([1.0, 2.0, 6.0])  # mean 3
+    c = np.linspace(-1.0, 7.0, 9)
+    left, right = plotting.mse_and_rmse(targets, c)
+    mse = ((c - 1) ** 2 + (c - 2) ** 2 + (c - 6) ** 2) / 3
+    assert_allclose(left.get_lines()[0].get_ydata(), mse, rtol=1e-15)
+    assert_allclose(left.get_lines()[1].get_ydata(), np.sqrt(mse), rtol=1e-15)
+    assert_allclose(right.get_lines()[0].get_ydata(), 2 * (c - 3), rtol=1e-15)
+    assert_allclose(right.get_lines()[1].get_ydata(), (c - 3) / np.sqrt(mse), rtol=1e-15)
+    assert list(left.get_lines()[2].get_xdata()) == [3.0, 3.0]
+    assert (left.get_title(), right.get_title()) == ("Loss", "Gradient")
+    assert legend_texts(right) == ["d MSE / dc", "d RMSE / dc"]
+    with pytest.raises(ValueError, match="must not all be equal"):
+        plotting.mse_and_rmse([2.0, 2.0], c)
+
+
+def test_line_fits_draws_the_true_line_each_fit_and_the_data():
+    """Lines a + b x over the range of x, dashed true line first; the legend names fits, data and outlier."""
+    x, y = np.array([0.0, 2.0, 5.0]), np.array([1.0, 2.0, -4.0])
+    ax = plotting.line_fits(x, y, {"L2": (0.5, 1.0), "L1": (1.0, 0.5)}, outlier=2, true_line=(1.0, 0.5))
+    true, l2, l1 = ax.get_lines()
+    assert true.get_linestyle() == "--"
+    assert_allclose(l2.get_ydata(), [0.5, 5.5], rtol=0)
+    assert_allclose(l1.get_xdata(), [0.0, 5.0], rtol=0)
+    assert legend_texts(ax) == ["true line", "L2 fit", "L1 fit", "data", "outlier"]
+    assert_allclose(ax.collections[1].get_offsets(), [[5.0, -4.0]], rtol=0)
+
+
+def test_margin_losses_are_the_textbook_curves_and_the_step():
+    """For label +1: log(1 + e^-m) twice (signed and BCE), max(0, 1 - m), its square, and [m <= 0]."""
+    m = np.linspace(-3.0, 3.0, 61)
+    ax = plotting.margin_losses(m)
+    logistic, bce, hinge, squared, zero_one = (line.get_ydata() for line in ax.get_lines())
+    assert_allclose(logistic, np.log1p(np.exp(-m)), rtol=1e-14)
+    assert_allclose(bce, np.log1p(np.exp(-m)), rtol=1e-14)
+    assert_allclose(hinge, np.maximum(0, 1 - m), rtol=1e-15)
+    assert_allclose(squared, np.maximum(0, 1 - m) ** 2, rtol=1e-15)
+    assert_allclose(zero_one, (m <= 0).astype(float), rtol=0)
+    assert legend_texts(ax)[-1] == "zero-one" and ax.get_ylim() == (0.0, 6.0)
+
+
+def test_linear_classifier_lines_and_support_vectors():
+    """The level lines w . x + b = 0, -1, +1 and the circled points with margin <= 1 + tol."""
+    points = np.array([[2.0, 2.0], [0.5, 0.0], [-2.0, -2.0], [0.0, 0.2]])
+    labels = np.array([1.0, 1.0, -1.0, -1.0])
+    params = np.array([1.0, 1.0, 0.0])  # f = x1 + x2; margins 4, 0.5, 4, -0.2
+    ax = plotting.linear_classifier(points, labels, params, other=(1.0, 2.0, 0.5), other_label="other")
+    boundary, minus, plus, other = ax.get_lines()
+    x0 = boundary.get_xdata()
+    assert_allclose(boundary.get_ydata(), -x0, rtol=1e-15)
+    assert_allclose(minus.get_ydata(), -1 - x0, rtol=1e-15)
+    assert_allclose(plus.get_ydata(), 1 - x0, rtol=1e-15)
+    assert_allclose(other.get_ydata(), (-0.5 - x0) / 2, rtol=1e-15)
+    assert_allclose(ax.collections[-1].get_offsets(), [[0.5, 0.0], [0.0, 0.2]], rtol=0)
+    assert "support vectors (m ≤ 1)" in legend_texts(ax)
+    with pytest.raises(ValueError, match="w_2 != 0"):
+        plotting.linear_classifier(points, labels, (1.0, 0.0, 0.0))
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: plotting.mse_and_rmse(np.ones((2, 2)), X), "targets and c must be 1-D"),
+        (lambda: plotting.line_fits(np.ones(3), np.ones(4), {}), "x and y must be 1-D of one length"),
+        (lambda: plotting.linear_classifier(np.ones((2, 3)), np.ones(2), (1.0, 1.0, 0.0)), r"shape \(n, 2\)"),
+        (lambda: plotting.linear_classifier(np.ones((2, 2)), np.zeros(2), (1.0, 1.0, 0.0)), "labels must be"),
+    ],
+)
+def test_figure_helpers_refuse_bad_shapes_and_labels(call, match):
+    """Bad shapes or labels raise ValueError saying what was wrong."""
+    with pytest.raises(ValueError, match=match):
+        call()
