@@ -103,7 +103,7 @@ def test_the_framework_tabs_print_the_long_investors_column(framework):
     else:
         residual = torch.tensor(OUTCOMES, dtype=torch.float64) - 1500.0
         values = torch.where(residual >= 0, q * residual, (q - 1) * residual).numpy()
-    assert_allclose(values, expected, rtol=1e-7 if framework == "gluon" else 1e-15)
+    assert values.tolist() == expected  # float32 rounds 0.1 and 0.9, but the products round back
     assert not np.signbit(values).any()  # the zero residual gives +0
 
 
