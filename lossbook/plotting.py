@@ -190,8 +190,8 @@ def loss_and_gradient(key, x, targets, *, xlabel=_PREDICTION_LABEL, axes=None):
         One line per target, in each panel.
     xlabel : str, optional
         The label of both horizontal axes.
-    axes : pair of matplotlib.axes.Axes, optional
-        Where to draw; a new figure with two panels side by side by default.
+    axes : tuple of matplotlib.axes.Axes, optional
+        Two Axes to draw on; a new figure with two panels side by side by default.
 
     Returns
     -------
@@ -314,8 +314,8 @@ def accuracy_and_cross_entropy(x, y, weights, *, bias=0.0, probes=(), axes=None)
         The frozen bias ``b``.
     probes : iterable of float, optional
         Weights to mark.
-    axes : pair of matplotlib.axes.Axes, optional
-        Where to draw; a new figure with two panels side by side by default.
+    axes : tuple of matplotlib.axes.Axes, optional
+        Two Axes to draw on; a new figure with two panels side by side by default.
 
     Returns
     -------
