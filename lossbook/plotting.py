@@ -140,6 +140,209 @@ def neg_log(ax=None):
     return ax
 
 
+def likelihood_underflow(probabilities, ax=None):
+    r"""Plot the likelihood of the first k labels, multiplied and summed as logarithms, in float64.
+
+    The running product :math:`\prod_{i \le k} p_i` is drawn (dotted) until it
+    underflows to exactly 0, with a dot at its last positive value; the running
+    sum :math:`\sum_{i \le k} \log p_i` (solid) carries on. Both are shown as
+    :math:`\log_{10}` of the likelihood, beside the smallest positive float64.
+
+    Parameters
+    ----------
+    probabilities : array_like
+        The probability the model gave to each observed label, in (0, 1].
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure by default.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    p = np.asarray(probabilities, dtype=np.float64)
+    k = np.arange(1, p.size + 1)
+    running = np.cumprod(p)
+    kept = running > 0
+    with book_style():
+        ax = _axes(ax)
+        ax.plot(k, np.cumsum(np.log(p)) / np.log(10), color=PALETTE[0], label="sum of logs (float64)")
+        products = np.log10(running[kept])
+        ax.plot(k[kept], products, color=PALETTE[1], linestyle=(0, (1, 1)), linewidth=3,
+                label="running product (float64)")
+        ax.plot(k[kept][-1:], products[-1:], "o", color=PALETTE[1])
+        ax.axhline(np.log10(np.nextafter(0.0, 1.0)), color=PALETTE[6], linestyle="--", linewidth=1,
+                   label="smallest positive float64")
+        _label(ax, "The likelihood of k labels, multiplied and summed", "number of labels k",
+               r"$\log_{10}$ of the likelihood")
+    return ax
+
+
+def loss_and_gradient(key, x, targets, *, xlabel=_PREDICTION_LABEL, axes=None):
+    """Plot a catalog loss (left) and its derivative (right) against the prediction, per target.
+
+    Parameters
+    ----------
+    key : str or catalog.LossEntry
+        A loss that scores single values (``entry.elementwise``).
+    x : array_like
+        The predictions along the horizontal axes.
+    targets : iterable of float
+        One line per target, in each panel.
+    xlabel : str, optional
+        The label of both horizontal axes.
+    axes : tuple of matplotlib.axes.Axes, optional
+        Two Axes to draw on; a new figure with two panels side by side by default.
+
+    Returns
+    -------
+    tuple of matplotlib.axes.Axes
+        The loss panel and the gradient panel.
+
+    Raises
+    ------
+    ValueError
+        If the loss scores whole rows of class scores.
+    """
+    (entry,) = _elementwise_entries([key])
+    x = np.asarray(x, dtype=np.float64)
+    with book_style():
+        if axes is None:
+            axes = plt.subplots(1, 2, figsize=(7.0, 3.6), sharex=True)[1]
+        for target, colour in zip(targets, itertools.cycle(PALETTE)):
+            y = np.full_like(x, target)
+            axes[0].plot(x, entry.loss(x, y, reduction="none", **entry.options), color=colour,
+                         label=f"target {target:g}")
+            axes[1].plot(x, entry.grad(x, y, reduction="none", **entry.options), color=colour,
+                         label=f"target {target:g}")
+        _label(axes[0], f"{entry.title}: loss", xlabel, "loss")
+        _label(axes[1], f"{entry.title}: gradient", xlabel, "d loss / d prediction")
+    return tuple(axes)
+
+
+def pinball_curves(forecast, outcomes, levels, *, xlabel="outcome", ax=None):
+    """Plot the pinball (quantile) loss of one forecast against each possible outcome.
+
+    One line per level ``q``, from the catalog's ``"quantile"`` entry, and a
+    dotted vertical line at the forecast.
+
+    Parameters
+    ----------
+    forecast : float
+    outcomes : array_like
+        The outcomes along the horizontal axis.
+    levels : dict
+        ``{legend label: q}``, each ``q`` strictly between 0 and 1.
+    xlabel : str, default "outcome"
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure by default.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    quantile = catalog.get("quantile")
+    outcomes = np.asarray(outcomes, dtype=np.float64)
+    with book_style():
+        ax = _axes(ax)
+        for (name, q), colour in zip(levels.items(), itertools.cycle(PALETTE)):
+            loss = quantile.loss(np.full_like(outcomes, forecast), outcomes, reduction="none", q=q)
+            ax.plot(outcomes, loss, color=colour, label=name)
+        ax.axvline(forecast, color="#888888", linestyle=":", linewidth=1.5)
+        _label(ax, "One forecast, charged by each pinball loss", xlabel, "pinball loss")
+    return ax
+
+
+def average_pinball_curves(scenarios, candidates, levels, *, xlabel="constant forecast", ax=None):
+    """Plot the average pinball loss over scenarios against a constant forecast, minimisers marked.
+
+    For each level ``q`` the line is the mean, over ``scenarios``, of the
+    pinball loss of each candidate forecast; a dot marks the sample
+    ``q``-quantile of the scenarios (numpy's ``"inverted_cdf"`` method).
+
+    Parameters
+    ----------
+    scenarios : array_like
+        The possible outcomes, equally likely.
+    candidates : array_like
+        The constant forecasts along the horizontal axis.
+    levels : dict
+        ``{legend label: q}``, each ``q`` strictly between 0 and 1.
+    xlabel : str, default "constant forecast"
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure by default.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    quantile = catalog.get("quantile")
+    scenarios = np.asarray(scenarios, dtype=np.float64).ravel()
+
+    def average(forecasts, q):
+        grid = np.broadcast_to(np.asarray(forecasts, dtype=np.float64)[:, None],
+                               (np.size(forecasts), scenarios.size))
+        targets = np.broadcast_to(scenarios, grid.shape)
+        return quantile.loss(grid, targets, reduction="none", q=q).mean(axis=1)
+
+    with book_style():
+        ax = _axes(ax)
+        for (name, q), colour in zip(levels.items(), itertools.cycle(PALETTE)):
+            ax.plot(candidates, average(candidates, q), color=colour, label=name)
+            best = np.quantile(scenarios, q, method="inverted_cdf", keepdims=True)
+            ax.plot(best, average(best, q), "o", color=colour, markersize=8)
+        _label(ax, "Each pinball loss is minimised by its own quantile", xlabel,
+               "average pinball loss over the scenarios")
+    return ax
+
+
+def accuracy_and_cross_entropy(x, y, weights, *, bias=0.0, probes=(), axes=None):
+    r"""Plot the accuracy (left) and mean binary cross-entropy (right) of a one-weight classifier.
+
+    The classifier predicts label 1 when :math:`w x + b > 0`, with probability
+    :math:`\sigma(w x + b)`; both panels are drawn against the weight ``w``,
+    with a dotted vertical line at each of ``probes``.
+
+    Parameters
+    ----------
+    x : array_like
+        The inputs, one per example.
+    y : array_like
+        Their 0/1 labels.
+    weights : array_like
+        The weights along the horizontal axes.
+    bias : float, default 0.0
+        The frozen bias ``b``.
+    probes : iterable of float, optional
+        Weights to mark.
+    axes : tuple of matplotlib.axes.Axes, optional
+        Two Axes to draw on; a new figure with two panels side by side by default.
+
+    Returns
+    -------
+    tuple of matplotlib.axes.Axes
+        The accuracy panel and the cross-entropy panel.
+    """
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
+    logits = weights[:, None] * x + bias
+    accuracy = ((logits > 0) == (y == 1)).mean(axis=1)
+    cross_entropy = catalog.get("bce_logits").loss(
+        logits, np.broadcast_to(y, logits.shape), reduction="none").mean(axis=1)
+    with book_style():
+        if axes is None:
+            axes = plt.subplots(1, 2, figsize=(7.0, 3.4))[1]
+        panels = (("Accuracy: a staircase", "accuracy", accuracy),
+                  ("Cross-entropy: a slope", "mean binary cross-entropy", cross_entropy))
+        for ax, (title, ylabel, values), colour in zip(axes, panels, PALETTE):
+            ax.plot(weights, values, color=colour)
+            ax.set_title(title)
+            ax.set_xlabel("weight w")
+            ax.set_ylabel(ylabel)
+            for probe in probes:
+                ax.axvline(probe, color="#888888", linestyle=":", linewidth=1.2)
+    return tuple(axes)
+
+
 def _elementwise_entries(keys):
     """Look up catalog entries (or pass entries through), refusing those that score whole rows."""
     entries = [catalog.as_entry(key) for key in keys]

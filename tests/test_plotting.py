@@ -218,3 +218,94 @@ def test_figure_helpers_refuse_bad_shapes_and_labels(call, match):
     """Bad shapes or labels raise ValueError saying what was wrong."""
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# The figures of "What a loss function is" and "Binary cross-entropy".
+
+
+def pinball_by_hand(forecast, outcome, q):
+    """q per unit the outcome exceeds the forecast, 1 - q per unit it falls short."""
+    return q * np.maximum(outcome - forecast, 0.0) + (1.0 - q) * np.maximum(forecast - outcome, 0.0)
+
+
+def test_pinball_curves_draw_the_loss_of_one_forecast_per_level():
+    """One line per level, q max(y - f, 0) + (1 - q) max(f - y, 0), and a dotted line at the forecast."""
+    outcomes = np.linspace(50.0, 150.0, 41)
+    ax = plotting.pinball_curves(100.0, outcomes, {"low": 0.1, "high": 0.9}, xlabel="price")
+    *curves, marker = ax.get_lines()
+    assert len(curves) == 2 and legend_texts(ax) == ["low", "high"]
+    for line, q in zip(curves, (0.1, 0.9)):
+        assert_allclose(line.get_ydata(), pinball_by_hand(100.0, outcomes, q), rtol=1e-15, atol=0)
+    assert list(marker.get_xdata()) == [100.0, 100.0] and marker.get_linestyle() == ":"
+    assert ax.get_xlabel() == "price" and ax.get_ylabel() == "pinball loss" and ax.get_title()
+
+
+def test_average_pinball_curves_are_lowest_at_the_marked_sample_quantile():
+    """Each line is the mean pinball loss over the scenarios; its dot sits at the order statistic ceil(n q)."""
+    scenarios = np.random.default_rng(0).standard_normal(101)
+    candidates = np.linspace(-3.0, 3.0, 61)
+    ax = plotting.average_pinball_curves(scenarios, candidates, {"q = 0.2": 0.2, "q = 0.7": 0.7})
+    curve_low, dot_low, curve_high, dot_high = ax.get_lines()
+    for curve, dot, q in ((curve_low, dot_low, 0.2), (curve_high, dot_high, 0.7)):
+        by_hand = [pinball_by_hand(f, scenarios, q).mean() for f in candidates]
+        assert_allclose(curve.get_ydata(), by_hand, rtol=1e-13)
+        # With n = 101 and n q not an integer, the minimiser is the ceil(n q)-th smallest scenario.
+        order_statistic = np.sort(scenarios)[int(np.ceil(101 * q)) - 1]
+        assert dot.get_xdata()[0] == order_statistic
+        assert_allclose(dot.get_ydata()[0], pinball_by_hand(order_statistic, scenarios, q).mean(), rtol=1e-13)
+    assert ax.get_xlabel() == "constant forecast" and legend_texts(ax) == ["q = 0.2", "q = 0.7"]
+
+
+def test_accuracy_and_cross_entropy_panels():
+    """Left: the fraction of correct signs of w x + b; right: mean log(1 + e^-z) or log(1 + e^z); probes dotted."""
+    x = np.array([-1.0, 0.5, 2.0, -0.3])
+    y = np.array([0.0, 1.0, 1.0, 1.0])
+    weights = np.linspace(-2.0, 2.0, 9)
+    left, right = plotting.accuracy_and_cross_entropy(x, y, weights, bias=-0.5, probes=[1.0])
+    z = weights[:, None] * x - 0.5
+    accuracy = [np.mean([(zi > 0) == (yi == 1) for zi, yi in zip(row, y)]) for row in z]
+    cross_entropy = np.mean(np.where(y == 1, np.logaddexp(0, -z), np.logaddexp(0, z)), axis=1)
+    assert_allclose(left.get_lines()[0].get_ydata(), accuracy, rtol=0)
+    assert_allclose(right.get_lines()[0].get_ydata(), cross_entropy, rtol=1e-14)
+    for ax in (left, right):
+        assert list(ax.get_lines()[1].get_xdata()) == [1.0, 1.0] and ax.get_xlabel() == "weight w"
+    assert left.get_title() == "Accuracy: a staircase" and right.get_title() == "Cross-entropy: a slope"
+
+
+def test_likelihood_underflow_stops_the_product_where_float64_does():
+    """The summed logs run to the end; the product stops at its last positive float64, k = 1074 for halves."""
+    ax = plotting.likelihood_underflow(np.full(1100, 0.5))
+    sums, product, dot, floor = ax.get_lines()
+    assert_allclose(sums.get_ydata(), -np.arange(1, 1101) * np.log10(2.0), rtol=1e-13)
+    # 2^-1074 is the smallest positive double; 2^-1075 rounds to 0.
+    assert product.get_xdata()[-1] == 1074 and dot.get_xdata()[0] == 1074
+    assert_allclose(product.get_ydata(), -np.arange(1, 1075) * np.log10(2.0), rtol=1e-13)
+    assert floor.get_ydata()[0] == pytest.approx(-1074 * np.log10(2.0))
+    assert ax.get_xlabel() == "number of labels k" and len(legend_texts(ax)) == 3
+
+
+def test_loss_and_gradient_of_logit_bce():
+    """Left: softplus(-z) for target 1 and softplus(z) for target 0; right: sigmoid(z) - y."""
+    z = np.linspace(-8.0, 8.0, 33)
+    loss_ax, grad_ax = plotting.loss_and_gradient("bce_logits", z, targets=(1.0, 0.0), xlabel="logit z")
+    (loss_one, loss_zero), (grad_one, grad_zero) = loss_ax.get_lines(), grad_ax.get_lines()
+    assert_allclose(loss_one.get_ydata(), np.logaddexp(0, -z), rtol=1e-14)
+    assert_allclose(loss_zero.get_ydata(), np.logaddexp(0, z), rtol=1e-14)
+    assert_allclose(grad_one.get_ydata(), 1 / (1 + np.exp(-z)) - 1, rtol=1e-13, atol=1e-16)
+    assert_allclose(grad_zero.get_ydata(), 1 / (1 + np.exp(-z)), rtol=1e-14)
+    assert legend_texts(loss_ax) == ["target 1", "target 0"] and grad_ax.get_xlabel() == "logit z"
+    with pytest.raises(ValueError, match="scores a whole row"):
+        plotting.loss_and_gradient("cross_entropy", z, targets=(1.0,))
+
+
+def test_the_chapter_figures_draw_on_the_axes_they_are_given():
+    """Given Axes, each new helper draws there and returns them."""
+    figure, axes = plt.subplots(2, 3)
+    levels = {"median": 0.5}
+    assert plotting.pinball_curves(0.0, X, levels, ax=axes[0, 0]) is axes[0, 0]
+    assert plotting.average_pinball_curves(X, X, levels, ax=axes[0, 1]) is axes[0, 1]
+    assert plotting.likelihood_underflow([0.5, 0.25], ax=axes[0, 2]) is axes[0, 2]
+    pair = (axes[1, 0], axes[1, 1])
+    assert plotting.loss_and_gradient("l2", X, (0.0,), axes=pair) == pair
+    assert plotting.accuracy_and_cross_entropy([1.0], [1.0], X, axes=pair) == pair
+    assert len(figure.axes) == 6
