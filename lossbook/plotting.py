@@ -351,5 +351,5 @@ def cross_entropy_vs_squared_error(gap, axes=None):
             ax.plot(gap, ce, label="cross-entropy")
             ax.plot(gap, se, label="squared error on p")
             _label(ax, name.capitalize(), "logit gap $z_0 - z_1$", ylabels[name])
-        axes[1].legend(loc="lower right")
+        axes[1].legend(loc="center right")
     return tuple(axes)
