@@ -661,3 +661,142 @@ def linear_classifier(points, labels, params, *, other=None, other_label="other 
                ylabel="feature 2", title="A linear classifier and its support vectors")
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3, fontsize=9)
     return ax
+
+
+def log_loss_guards(p, curves, ax=None):
+    """Plot several implementations' log loss of a prediction against its probability, log-scaled.
+
+    Used for the stand-ins that libraries put in place of an infinite log loss
+    (``lossbook.guards.per_prediction`` computes the curves).
+
+    Parameters
+    ----------
+    p : array_like
+        The predicted probabilities of the true label, along the horizontal
+        axis (drawn on a log scale, so every value must be > 0).
+    curves : pandas.DataFrame
+        One column per implementation, one row per value of ``p``. A column
+        whose name starts with "exact" is drawn thicker.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure by default.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One line per column, labelled with the column's name.
+
+    Raises
+    ------
+    ValueError
+        If ``curves`` does not have one row per value of ``p``, or a ``p`` is not > 0.
+    """
+    p = np.asarray(p, dtype=np.float64)
+    if len(curves) != p.size:
+        raise ValueError(f"curves must have one row per value of p ({p.size}), got {len(curves)}")
+    if not np.all(p > 0):
+        raise ValueError("p must be > 0 everywhere: the horizontal axis is logarithmic")
+    styles = itertools.cycle(["-", "--", "-.", ":"])
+    with book_style():
+        ax = _axes(ax)
+        for name, colour, style in zip(curves, itertools.cycle(PALETTE[::-1]), styles):
+            width = 3.0 if str(name).startswith("exact") else 2.0
+            ax.plot(p, curves[name].to_numpy(), color=colour, linestyle=style, linewidth=width,
+                    label=name)
+        ax.set_xscale("log")
+        _label(ax, "Each library's stand-in for an infinite loss",
+               "predicted probability p of the true label", "loss")
+        ax.legend(loc="upper right")
+    return ax
+
+
+def softmax_temperatures(scores, temperatures, ax=None):
+    """Bar chart of ``softmax(scores / T)`` for several temperatures T, side by side per class.
+
+    Parameters
+    ----------
+    scores : array_like
+        One vector of logits, shape ``(C,)``.
+    temperatures : list of float
+        The temperatures, each > 0.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure by default.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One group of bars per temperature, labelled ``T = ...``.
+
+    Raises
+    ------
+    ValueError
+        If ``scores`` is not one vector or a temperature is not > 0.
+    """
+    from .activations import softmax
+
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim != 1:
+        raise ValueError(f"scores must be one vector of logits, got shape {scores.shape}")
+    if not all(t > 0 for t in temperatures):
+        raise ValueError(f"every temperature must be > 0, got {list(temperatures)}")
+    width = 0.8 / len(temperatures)
+    classes = np.arange(scores.size)
+    with book_style():
+        ax = _axes(ax)
+        for k, (temperature, colour) in enumerate(zip(temperatures, itertools.cycle(PALETTE))):
+            offset = (k - (len(temperatures) - 1) / 2) * width
+            ax.bar(classes + offset, softmax(scores / temperature), width, color=colour,
+                   label=f"T = {temperature:g}")
+        ax.set_xticks(classes, [f"{s:g}" for s in scores])
+        _label(ax, "Softmax of the same logits at several temperatures", "logit",
+               "softmax probability")
+    return ax
+
+
+def cross_entropy_vs_squared_error(gap, axes=None):
+    r"""Plot cross-entropy and squared error on the softmax probabilities, and their gradients.
+
+    Two classes, true class 0, logits :math:`z = (g, 0)` for each gap
+    :math:`g`. Left: the losses :math:`-\log p_0` and :math:`\lVert p - t\rVert^2`.
+    Right: their derivatives with respect to :math:`z_0`: :math:`p_0 - 1` for
+    cross-entropy and, by the chain rule through the softmax Jacobian
+    :math:`J = \operatorname{diag}(p) - p p^\top`, :math:`(J \cdot 2(p - t))_0`
+    for squared error.
+
+    Parameters
+    ----------
+    gap : array_like
+        The logit gaps :math:`z_0 - z_1`, along the horizontal axes.
+    axes : list of matplotlib.axes.Axes, optional
+        Two Axes: where to draw the losses and where to draw the gradients; a
+        new figure with two panels by default.
+
+    Returns
+    -------
+    tuple of matplotlib.axes.Axes
+        The loss panel and the gradient panel, each with a cross-entropy line
+        and a squared-error line.
+    """
+    from .activations import softmax
+    from .classification import cross_entropy, cross_entropy_grad
+
+    gap = np.asarray(gap, dtype=np.float64).ravel()
+    logits = np.stack([gap, np.zeros_like(gap)], axis=1)
+    labels = np.zeros(gap.size, dtype=np.int64)
+    target = np.eye(2)[labels]
+    p = softmax(logits)
+    outer = 2.0 * (p - target)  # the gradient of the squared error with respect to p
+    curves = {
+        "loss": (cross_entropy(logits, labels, reduction="none"), ((p - target) ** 2).sum(axis=1)),
+        "gradient": (cross_entropy_grad(logits, labels, reduction="sum")[:, 0],
+                     (p * outer - p * (p * outer).sum(axis=1, keepdims=True))[:, 0]),
+    }
+    ylabels = {"loss": "loss", "gradient": r"$\partial \ell / \partial z_0$"}
+    with book_style():
+        if axes is None:
+            axes = plt.subplots(1, 2, figsize=(7.0, 3.6))[1]
+        for ax, (name, (ce, se)) in zip(axes, curves.items()):
+            ax.plot(gap, ce, label="cross-entropy")
+            ax.plot(gap, se, label="squared error on p")
+            _label(ax, name.capitalize(), "logit gap $z_0 - z_1$", ylabels[name])
+        axes[1].legend(loc="center right")
+    return tuple(axes)

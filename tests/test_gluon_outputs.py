@@ -51,3 +51,17 @@ def test_bad_batch_size_raises(batch_size):
     """A batch size that is not an integer >= 2 raises ValueError naming it."""
     with pytest.raises(ValueError, match="batch_size must be an integer >= 2"):
         gluon_outputs.output_shapes(batch_size)
+
+
+def test_the_shapes_are_what_gluon_returns_when_called_here():
+    """PoissonNLLLoss on a (5, 3) batch returns (1,), the mean of exp(pred) - counts * pred; L2Loss (5,)."""
+    rng = np.random.default_rng(0)
+    pred, counts = rng.standard_normal((5, 3)), rng.poisson(2.0, (5, 3)).astype(float)
+    as_nd = (lambda values: frameworks.as_float64(values, "mxnet"))
+    poisson = mx.gluon.loss.PoissonNLLLoss()(as_nd(pred), as_nd(counts))
+    assert poisson.shape == (1,)
+    assert poisson.asscalar() == pytest.approx(np.mean(np.exp(pred) - counts * pred), rel=1e-12)
+    assert mx.gluon.loss.L2Loss()(as_nd(pred), as_nd(counts)).shape == (5,)
+    table = gluon_outputs.output_shapes(batch_size=5)
+    assert table.loc["PoissonNLLLoss", "output shape"] == (1,)
+    assert table.loc["L2Loss", "output shape"] == (5,)

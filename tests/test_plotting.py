@@ -309,3 +309,79 @@ def test_the_chapter_figures_draw_on_the_axes_they_are_given():
     assert plotting.loss_and_gradient("l2", X, (0.0,), axes=pair) == pair
     assert plotting.accuracy_and_cross_entropy([1.0], [1.0], X, axes=pair) == pair
     assert len(figure.axes) == 6
+
+
+def test_log_loss_guards_plots_each_column_on_a_log_axis():
+    """One line per column, with the column's values and name, on a logarithmic p axis."""
+    import pandas as pd
+
+    p = np.logspace(-20, 0, 21)
+    curves = pd.DataFrame({"exact": -np.log(p), "clipped at 1e-7": -np.log(np.maximum(p, 1e-7))})
+    ax = plotting.log_loss_guards(p, curves)
+    assert ax.get_xscale() == "log" and legend_texts(ax) == ["exact", "clipped at 1e-7"]
+    (exact, clipped) = ax.get_lines()
+    assert_allclose(exact.get_ydata(), 20 * np.log(10) * np.linspace(1, 0, 21), rtol=1e-14, atol=1e-14)
+    assert clipped.get_ydata().max() == pytest.approx(7 * np.log(10), rel=1e-14)
+    assert exact.get_linewidth() > clipped.get_linewidth()
+    assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel() == "loss"
+
+
+def test_log_loss_guards_rejects_mismatched_or_non_positive_p():
+    """A curve table of the wrong length, or a p of 0 on the log axis, raises ValueError."""
+    import pandas as pd
+
+    with pytest.raises(ValueError, match="one row per value of p"):
+        plotting.log_loss_guards(np.array([0.1, 0.2]), pd.DataFrame({"a": [1.0]}))
+    with pytest.raises(ValueError, match="p must be > 0"):
+        plotting.log_loss_guards(np.array([0.0, 0.2]), pd.DataFrame({"a": [1.0, 2.0]}))
+
+
+def test_softmax_temperatures_bars_are_torch_softmax():
+    """Each group of bars is torch.softmax(scores / T), labelled T = ..."""
+    import torch
+
+    scores, temperatures = np.arange(1.0, 6.0), [0.5, 2.0]
+    ax = plotting.softmax_temperatures(scores, temperatures)
+    assert legend_texts(ax) == ["T = 0.5", "T = 2"]
+    heights = [bar.get_height() for bar in ax.patches]
+    for k, temperature in enumerate(temperatures):
+        expected = torch.softmax(torch.tensor(scores / temperature), 0).numpy()
+        assert_allclose(heights[5 * k:5 * (k + 1)], expected, rtol=1e-15)
+    assert ax.get_xlabel() == "logit" and ax.get_ylabel() == "softmax probability"
+
+
+def test_softmax_temperatures_rejects_bad_input():
+    """A matrix of scores or a temperature of 0 raises ValueError."""
+    with pytest.raises(ValueError, match="one vector of logits"):
+        plotting.softmax_temperatures(np.ones((2, 2)), [1.0])
+    with pytest.raises(ValueError, match="every temperature must be > 0"):
+        plotting.softmax_temperatures(np.ones(3), [1.0, 0.0])
+
+
+def test_cross_entropy_vs_squared_error_matches_torch_autograd():
+    """Both panels' lines are the losses of z = (gap, 0), true class 0 (mpmath, torch) and their torch gradients."""
+    import torch
+
+    gap = np.linspace(-12.0, 12.0, 25)
+    loss_ax, grad_ax = plotting.cross_entropy_vs_squared_error(gap)
+    z = torch.tensor(np.stack([gap, np.zeros_like(gap)], axis=1), requires_grad=True)
+    target = torch.tensor([[1.0, 0.0]], dtype=torch.float64)
+    ce = torch.nn.functional.cross_entropy(z, torch.zeros(25, dtype=torch.int64), reduction="none")
+    (ce_grad,) = torch.autograd.grad(ce.sum(), z)
+    se = ((torch.softmax(z, 1) - target) ** 2).sum(1)
+    (se_grad,) = torch.autograd.grad(se.sum(), z)
+    ce_line, se_line = loss_ax.get_lines()
+    # The loss of class 0 for z = (gap, 0) is log(1 + e^-gap); torch forms 1 + s, so mpmath is the reference.
+    import mpmath
+
+    exact = [float(mpmath.log1p(mpmath.exp(-mpmath.mpf(g)))) for g in gap]
+    assert_allclose(ce_line.get_ydata(), exact, rtol=2e-16)
+    assert_allclose(ce_line.get_ydata(), ce.detach().numpy(), rtol=0, atol=1e-15)
+    assert_allclose(se_line.get_ydata(), se.detach().numpy(), rtol=1e-14, atol=1e-15)
+    ce_grad_line, se_grad_line = grad_ax.get_lines()
+    # p_0 - 1 and its squared-error counterpart lose digits to cancellation when p_0 is near 1:
+    # both sides are computed from probabilities of size about 1, hence an absolute bound of 2^-52.
+    assert_allclose(ce_grad_line.get_ydata(), ce_grad[:, 0].numpy(), rtol=0, atol=2.0**-52)
+    assert_allclose(se_grad_line.get_ydata(), se_grad[:, 0].numpy(), rtol=0, atol=2.0**-52)
+    assert legend_texts(grad_ax) == ["cross-entropy", "squared error on p"]
+    assert loss_ax.get_title() == "Loss" and grad_ax.get_title() == "Gradient"
