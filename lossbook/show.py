@@ -45,11 +45,40 @@ _MODULE_OF = {"gluon": "mxnet", "torch": "torch", "lossbook": None}
 _KEY = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*\Z")
 
 
-def _glue(key, value):
-    """Glue ``value`` under ``key`` without displaying it (MyST-NB imported lazily)."""
-    from myst_nb import glue
+GLUE_PREFIX = "application/papermill.record/"
+"""The mime-type prefix under which MyST-NB 1.4 finds a value glued without being displayed."""
 
-    glue(key, value, display=False)
+
+def glue(name, variable, display=False):
+    """Glue ``variable`` under ``name``, as ``myst_nb.glue`` does, without importing MyST-NB.
+
+    MyST-NB's own ``glue`` lives in a module that imports nbformat and, through
+    it, jsonschema: about a second of every notebook's run. This writes the
+    same display message (the value's mime bundle, under :data:`GLUE_PREFIX`
+    unless displayed, with ``scrapbook`` metadata naming it), which
+    tests/test_show.py compares with MyST-NB's.
+
+    Parameters
+    ----------
+    name : str
+        The key the page pastes with ``{glue:...}``.
+    variable : object
+        The value; what is glued is how the notebook would display it.
+    display : bool, default False
+        Also show it in the cell's output.
+    """
+    from IPython.core.formatters import format_display_data
+    from IPython.display import display as ipy_display
+
+    mimebundle, metadata = format_display_data(variable)
+    prefix = "" if display else GLUE_PREFIX
+    metadata["scrapbook"] = {"name": name, "mime_prefix": prefix}
+    ipy_display({prefix + k: v for k, v in mimebundle.items()}, raw=True, metadata=metadata)
+
+
+def _glue(key, value):
+    """Glue ``value`` under ``key`` without displaying it."""
+    glue(key, value)
 
 
 def _check_key(key):

@@ -127,3 +127,22 @@ def test_an_unknown_framework_name_is_a_value_error(function):
     """Not a bare KeyError: the message names the argument and the choices."""
     with pytest.raises(ValueError, match=r"name must be one of \['mxnet', 'torch'\], got 'jax'"):
         function("jax")
+
+
+@pytest.mark.parametrize("display", [False, True])
+def test_glue_sends_what_myst_nbs_glue_sends(monkeypatch, display):
+    """The same display message as MyST-NB 1.4's glue, for text, a float and Markdown."""
+    import IPython.display
+    from IPython.display import Markdown
+    from myst_nb.ext.glue import glue as myst_glue
+
+    sent = []
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: sent.append((a, k)))
+    import myst_nb.ext.glue
+
+    monkeypatch.setattr(myst_nb.ext.glue, "ipy_display", lambda *a, **k: sent.append((a, k)))
+    for value in ("text", 0.1 + 0.2, Markdown("$x$")):
+        show.glue("key", value, display=display)
+        myst_glue("key", value, display=display)
+        assert sent[-2] == sent[-1]
+    assert len(sent) == 6
