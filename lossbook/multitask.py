@@ -285,7 +285,7 @@ def _check_run(unit, lam):
         raise ValueError(f"lam must be a positive number, got {lam!r}")
 
 
-def train_runs(problem, settings, *, steps=1000, learning_rate=0.1):
+def train_runs(problem, settings, *, steps=500, learning_rate=0.1):
     """Train several runs of the detector at once, each by full-batch gradient descent.
 
     Run ``name`` minimises ``L_cls + lam * L_loc`` with box targets in
@@ -302,7 +302,7 @@ def train_runs(problem, settings, *, steps=1000, learning_rate=0.1):
     settings : dict
         ``{name: (unit, lam)}``, ``unit`` one of :data:`UNITS` and ``lam`` the
         positive weight of the localisation loss.
-    steps : int, default 1000
+    steps : int, default 500
     learning_rate : float, default 0.1
 
     Returns
@@ -330,31 +330,44 @@ def train_runs(problem, settings, *, steps=1000, learning_rate=0.1):
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
     units, lams = zip(*settings.values())
     runs, samples = len(units), len(problem.labels)
-    params = [{name: value.copy() for name, value in problem.initial.items()} for _ in units]
-    targets = np.concatenate([problem.targets(unit) for unit in units])
+    # Every parameter gets a leading run axis; biases become (runs, 1, outputs) rows.
+    params = {name: np.stack([value[None] if name.endswith("bias") else value] * runs)
+              for name, value in problem.initial.items()}
+    targets = np.stack([problem.targets(unit) for unit in units])
     labels = np.tile(problem.labels, runs)
+    weights = np.array(lams)[:, None, None]
     rows = np.empty((runs, steps, len(HISTORY)))
+    x = problem.features
     for step in range(steps):
-        h, scores, boxes = zip(*(forward(p, problem.features) for p in params))
-        scores, boxes = np.concatenate(scores), np.concatenate(boxes)
-        l_cls = cross_entropy(scores, labels, reduction="none").reshape(runs, samples).mean(axis=1)
-        l_loc = smooth_l1_loss(boxes, targets, reduction="none").reshape(runs, -1).mean(axis=1)
-        d_scores = np.split(cross_entropy_grad(scores, labels, reduction="sum") / samples, runs)
-        d_boxes = np.split(smooth_l1_loss_grad(boxes, targets, reduction="sum") / (samples * COORDS), runs)
-        for run, (unit, lam, p) in enumerate(zip(units, lams, params)):
-            predicted = problem.to_pixels(boxes[run * samples:(run + 1) * samples], unit)
-            rows[run, step] = (
-                l_cls[run], l_loc[run], np.abs(predicted - problem.boxes_px).mean(),
-                np.mean(np.abs(h[run]) > SATURATED), np.linalg.norm(p["box.weight"]),
-            )
-            grads = backward(p, problem.features, h[run], d_scores[run], lam * d_boxes[run])
-            for name, grad in grads.items():
-                p[name] -= learning_rate * grad
+        h = np.tanh(x @ params["trunk.weight"].swapaxes(1, 2) + params["trunk.bias"])
+        scores = h @ params["cls.weight"].swapaxes(1, 2) + params["cls.bias"]
+        boxes = h @ params["box.weight"].swapaxes(1, 2) + params["box.bias"]
+        flat_scores, flat_boxes = scores.reshape(-1, CLASSES), boxes.reshape(-1, COORDS)
+        flat_targets = targets.reshape(-1, COORDS)
+        rows[:, step, 0] = cross_entropy(flat_scores, labels, reduction="none").reshape(runs, -1).mean(axis=1)
+        rows[:, step, 1] = smooth_l1_loss(flat_boxes, flat_targets, reduction="none").reshape(runs, -1).mean(axis=1)
+        rows[:, step, 2] = [np.abs(problem.to_pixels(b, unit) - problem.boxes_px).mean()
+                            for b, unit in zip(boxes, units)]
+        rows[:, step, 3] = np.mean(np.abs(h) > SATURATED, axis=(1, 2))
+        rows[:, step, 4] = np.linalg.norm(params["box.weight"], axis=(1, 2))
+        d_scores = cross_entropy_grad(flat_scores, labels, reduction="sum").reshape(scores.shape) / samples
+        d_boxes = smooth_l1_loss_grad(flat_boxes, flat_targets, reduction="sum").reshape(boxes.shape)
+        d_boxes = weights * (d_boxes / (samples * COORDS))
+        # The chain rule of backward, for every run at once.
+        d_h = d_scores @ params["cls.weight"] + d_boxes @ params["box.weight"]
+        d_pre = d_h * (1.0 - h**2)
+        grads = {
+            "trunk.weight": d_pre.swapaxes(1, 2) @ x, "trunk.bias": d_pre.sum(axis=1, keepdims=True),
+            "cls.weight": d_scores.swapaxes(1, 2) @ h, "cls.bias": d_scores.sum(axis=1, keepdims=True),
+            "box.weight": d_boxes.swapaxes(1, 2) @ h, "box.bias": d_boxes.sum(axis=1, keepdims=True),
+        }
+        for name, grad in grads.items():
+            params[name] -= learning_rate * grad
     return {name: pd.DataFrame(rows[run], columns=list(HISTORY)).rename_axis("step")
             for run, name in enumerate(settings)}
 
 
-def train(problem, unit, lam, *, steps=1000, learning_rate=0.1):
+def train(problem, unit, lam, *, steps=500, learning_rate=0.1):
     """Train the detector by full-batch gradient descent on ``L_cls + lam * L_loc``.
 
     One run of :func:`train_runs`, which describes the training and the history.
@@ -366,7 +379,7 @@ def train(problem, unit, lam, *, steps=1000, learning_rate=0.1):
         The unit of the box targets (and so of the box head's outputs).
     lam : float
         The weight of the localisation loss, positive.
-    steps : int, default 1000
+    steps : int, default 500
     learning_rate : float, default 0.1
 
     Returns
