@@ -12,8 +12,6 @@ built with ``raise_on_error``, the book then does not build.
 
 :func:`card` and :func:`cards` write the cards as MyST Markdown from the
 entries alone, so that nothing on the page is typed by hand.
-:func:`gluon_output_shapes` runs every loss block of ``mxnet.gluon.loss`` to
-show which return one value per sample and which one value per batch.
 
 Examples
 --------
@@ -25,7 +23,6 @@ True
 """
 
 import re
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -46,9 +43,6 @@ COLUMNS = ("torch loss", "torch gradient", "gluon output")
 
 FRAMEWORK_VALUES = ("lossbook", "torch", "gluon")
 """The columns of :func:`values`: each framework's reduced loss on an entry's batch."""
-
-GLUON_SAMPLES = 4
-"""Samples in the batches :func:`gluon_output_shapes` feeds to gluon's loss blocks."""
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>$|~{}#])")
 
@@ -471,100 +465,3 @@ def cards(family, table, frame, entries=None):
         raise ValueError(f"family must be one of {catalog.FAMILIES}, got {family!r}")
     chosen = [entry for entry in _entries(entries) if entry.family == family]
     return "\n".join(card(entry, frame.loc[entry.key], table.loc[entry.key]) for entry in chosen)
-
-
-# What gluon's loss blocks return.
-
-
-def _gluon_inputs(name, rng):
-    """Valid arguments for the gluon loss block ``name``, batch axis first, as numpy arrays."""
-    n = GLUON_SAMPLES
-    scores, other = rng.standard_normal((n, 3)), rng.standard_normal((n, 3))
-    probabilities = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
-    signed = rng.choice([-1.0, 1.0], (n, 3))
-    recipes = {
-        "L2Loss": (scores, other),
-        "L1Loss": (scores, other),
-        "HuberLoss": (scores, other),
-        "SigmoidBinaryCrossEntropyLoss": (scores, rng.integers(0, 2, (n, 3)).astype(np.float64)),
-        "SoftmaxCrossEntropyLoss": (scores, rng.integers(0, 3, n).astype(np.float64)),
-        "KLDivLoss": (scores, probabilities),
-        "HingeLoss": (scores, signed),
-        "SquaredHingeLoss": (scores, signed),
-        "LogisticLoss": (scores, signed),
-        "PoissonNLLLoss": (scores, rng.poisson(1.0, (n, 3)).astype(np.float64)),
-        "TripletLoss": (scores, other, rng.standard_normal((n, 3))),
-        "CosineEmbeddingLoss": (scores, other, rng.choice([-1.0, 1.0], n)),
-        "SDMLLoss": (scores, other),
-        # (N, T, C) scores for 5 time steps and 4 symbols, the last the blank; labels of length 2.
-        "CTCLoss": (rng.standard_normal((n, 5, 4)), rng.integers(0, 3, (n, 2)).astype(np.float64)),
-    }
-    if name not in recipes:
-        raise ValueError(f"no inputs are known for the gluon loss {name!r}")
-    return recipes[name]
-
-
-def gluon_loss_classes():
-    """Return every loss block ``mxnet.gluon.loss`` defines, once each (aliases left out).
-
-    Returns
-    -------
-    dict
-        ``{class name: class}``, in the order the module defines them.
-
-    Raises
-    ------
-    ModuleNotFoundError
-        If mxnet is not installed.
-    """
-    loss = frameworks.require("mxnet").gluon.loss
-    found = {}
-    for name, value in vars(loss).items():
-        if (isinstance(value, type) and issubclass(value, loss.Loss) and value is not loss.Loss
-                and value.__name__ == name):
-            found[name] = value
-    return found
-
-
-def gluon_output_shapes(seed=SEED):
-    """Run every loss block of ``mxnet.gluon.loss`` on a batch and report the shape it returns.
-
-    Each block is built with its default arguments and called on a valid batch
-    of :data:`GLUON_SAMPLES` samples in gluon's default float32 (some blocks,
-    such as ``CosineEmbeddingLoss``, mix in float32 constants and refuse float64).
-
-    Parameters
-    ----------
-    seed : int, default SEED
-
-    Returns
-    -------
-    pandas.DataFrame
-        Indexed by class name, with the columns ``input shapes``, ``output shape``
-        and ``returns``: ``"one value per sample"`` for an output of
-        :data:`GLUON_SAMPLES` numbers, ``"one value per batch"`` for a single
-        number (``"other"`` for any other size).
-
-    Raises
-    ------
-    ModuleNotFoundError
-        If mxnet is not installed.
-    ValueError
-        If the module has a loss block this function has no inputs for.
-    """
-    mx = frameworks.require("mxnet")
-    rng = np.random.default_rng(seed)
-    rows = {}
-    for name, block_class in gluon_loss_classes().items():
-        arrays = _gluon_inputs(name, rng)
-        with warnings.catch_warnings():
-            # CosineEmbeddingLoss calls nd.array, which touches a scipy alias deprecated after mxnet 1.9.1.
-            warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"mxnet(\..*)?\Z")
-            output = block_class()(*(mx.nd.from_numpy(a.astype(np.float32)) for a in arrays))
-        returns = {1: "one value per batch", GLUON_SAMPLES: "one value per sample"}
-        rows[name] = {
-            "input shapes": ", ".join(str(a.shape) for a in arrays),
-            "output shape": str(tuple(output.shape)),
-            "returns": returns.get(output.size, "other"),
-        }
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("gluon class")

@@ -1,4 +1,4 @@
-"""lossbook.porting: the porting table's check, its cards, and what gluon's loss blocks return.
+"""lossbook.porting: the porting table's check and its cards.
 
 The check is run on the real catalog, which it must pass, and on deliberately
 wrong relations and losses, which it must reject; the rejected differences are
@@ -7,7 +7,6 @@ catalog entries they are written from.
 """
 
 import dataclasses
-import inspect
 
 import numpy as np
 import pandas as pd
@@ -276,40 +275,3 @@ def test_cards_cover_each_family_in_catalog_order():
     assert sorted(labels) == sorted(f"porting-table-{key.replace('_', '-')}" for key in catalog.keys())
     with pytest.raises(ValueError, match="family"):
         porting.cards("exotic", table, frame)
-
-
-# What gluon's loss blocks return.
-
-
-def test_gluon_loss_classes_are_every_block_once():
-    """Every Loss subclass of mxnet.gluon.loss, aliases (SoftmaxCELoss, SigmoidBCELoss) counted once."""
-    classes = porting.gluon_loss_classes()
-    module = mx.gluon.loss
-    subclasses = {v for v in vars(module).values() if isinstance(v, type) and issubclass(v, module.Loss)}
-    assert set(classes.values()) == subclasses - {module.Loss}
-    assert "SoftmaxCELoss" not in classes and classes["SoftmaxCrossEntropyLoss"] is module.SoftmaxCELoss
-
-
-def test_only_poisson_nll_returns_one_value_per_batch():
-    """PoissonNLLLoss alone averages over the whole batch: its source ends in F.mean(loss) with no axis."""
-    shapes = porting.gluon_output_shapes()
-    per_batch = list(shapes.index[shapes["returns"] == "one value per batch"])
-    assert per_batch == ["PoissonNLLLoss"]
-    assert set(shapes["returns"]) == {"one value per sample", "one value per batch"}
-    for name, block_class in porting.gluon_loss_classes().items():
-        source = inspect.getsource(block_class.hybrid_forward)
-        assert ("return F.mean(loss)\n" in source) == (name in per_batch), name
-    output = mx.gluon.loss.PoissonNLLLoss()(nd(np.zeros((4, 3))), nd(np.ones((4, 3))))
-    assert output.shape == (1,) and shapes.loc["PoissonNLLLoss", "output shape"] == "(1,)"
-
-
-def test_gluon_inputs_for_an_unknown_block_is_an_error(monkeypatch):
-    """A loss block added to gluon without a recipe here is a ValueError naming it."""
-
-    class NewLoss(mx.gluon.loss.Loss):
-        def __init__(self):
-            super().__init__(weight=None, batch_axis=0)
-
-    monkeypatch.setattr(mx.gluon.loss, "NewLoss", NewLoss, raising=False)
-    with pytest.raises(ValueError, match="NewLoss"):
-        porting.gluon_output_shapes()
