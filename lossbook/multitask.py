@@ -21,11 +21,11 @@ each weight of shape (outputs, inputs), as torch and gluon store them.
 
 Examples
 --------
->>> import lossbook as lb
->>> problem = lb.multitask.detection_problem()
+>>> from lossbook import multitask
+>>> problem = multitask.detection_problem()
 >>> problem.features.shape, problem.boxes_px.shape
 ((256, 4), (256, 4))
->>> history = lb.multitask.train(problem, "standardised", 1.0, steps=3)
+>>> history = multitask.train(problem, "standardised", 1.0, steps=3)
 >>> list(history.columns)
 ['L_cls', 'L_loc', 'box error (px)', 'saturated units', '|W_box|']
 """
