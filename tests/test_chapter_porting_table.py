@@ -1,162 +1,135 @@
-"""What book/porting_table.md adds to the catalog: its build-time check and its cards.
+"""The numbers book/porting_table.md states, read from the executed page, against torch and gluon.
 
-tests/test_catalog.py already checks every entry's relation against torch and
-gluon. These tests check the page's own machinery: the cell tagged
-``porting-check`` (its relative difference, its per-entry check and the
-assertion that fails the build) is read from the page and run here against
-deliberately wrong catalog entries, which it must reject, and against the real
-ones, which it must pass. The numbers the page's prose relies on (the unit
-roundoff, the worst case and why it is the worst) are recomputed independently.
+Each catalog entry's batch is run here through torch and gluon directly, from
+the class paths and arguments the catalog spells out, and the page's glued
+values and differences are compared with those runs and with hand-derived
+figures (the unit roundoff, the Poisson gradient).
 """
 
-import dataclasses
-import re
+import functools
+import importlib
+import inspect
 
-import jupytext
 import numpy as np
-import pandas as pd
 import pytest
 import torch
+from executed_pages import glued_values
 from numpy.testing import assert_allclose
 
 import lossbook as lb
 from lossbook import catalog, frameworks
 
-PAGE = "book/porting_table.md"
+mx = frameworks.require("mxnet")
+SEED = 0  # the page checks every entry on its seed-0 batch
 UNIT_ROUNDOFF = 2.0**-53  # float64 has a 53-bit significand
 
 
 @pytest.fixture(scope="module")
-def page_text(repo_root):
-    """The page's MyST source."""
-    return (repo_root / PAGE).read_text()
+def glued():
+    """The values the executed page glued."""
+    return glued_values("porting_table")
 
 
-@pytest.fixture(scope="module")
-def check(page_text):
-    """The namespace of the page's porting-check cell, executed."""
-    notebook = jupytext.reads(page_text, fmt="md:myst")
-    (cell,) = [c for c in notebook.cells if "porting-check" in c.metadata.get("tags", [])]
-    namespace = {}
-    exec(cell.source, namespace)  # noqa: S102 - the page's own code
-    return namespace
+def resolve(dotted_path):
+    """The object at a dotted path such as torch.nn.MSELoss."""
+    module, *attributes = dotted_path.split(".")
+    return functools.reduce(getattr, attributes, importlib.import_module(module))
 
 
-def differences_of(check, entries, index):
-    """The page's table of relative differences for some entries."""
-    return pd.DataFrame([check["check_entry"](entry) for entry in entries], index=index)
+def batch_of(entry):
+    """The entry's seed-0 batch, as the page draws it."""
+    return entry.make_batch(np.random.default_rng(SEED))
 
 
-def test_tolerance_is_float64_roundoff_with_headroom(check):
-    """RTOL is 1e-12, about 9007 unit roundoffs u = 2**-53 (the prose's figures)."""
-    assert check["RTOL"] == 1e-12
-    assert_allclose(np.finfo(np.float64).eps / 2, UNIT_ROUNDOFF, rtol=0)
-    assert round(check["RTOL"] / UNIT_ROUNDOFF) == 9007
+def torch_run(entry, batch, reduction):
+    """torch's loss, from the catalog's class path or expression, in float64."""
+    input = torch.tensor(batch.input)
+    target = torch.tensor(batch.target)
+    if entry.torch.class_path is not None:
+        return resolve(entry.torch.class_path)(**entry.options, reduction=reduction)(input, target)
+    unreduced = eval(entry.torch.expression, {"torch": torch, "input": input, "target": target, **entry.options})
+    return unreduced if reduction == "none" else getattr(unreduced, reduction)()
 
 
-@pytest.mark.parametrize(
-    ("value", "reference", "expected"),
-    [
-        ([1.0, 0.0, -2.0], [1.0, 0.0, -2.0], 0.0),  # exact agreement, zeros included
-        ([1.0 + 2**-40], [1.0], 2**-40),  # an ordinary relative difference
-        ([3.0, 1e-300], [3.0, 0.0], np.inf),  # non-zero against zero
-        ([np.nan, 1.0], [1.0, 1.0], np.inf),  # nan on one side only
-        ([np.inf], [np.inf], 0.0),  # equal infinities agree
-        ([1.0, 2.0], [[1.0, 2.0]], np.inf),  # a shape mismatch is a disagreement
-    ],
-)
-def test_relative_difference(check, value, reference, expected):
-    """The page's relative difference: exact agreement 0, zero or nan on one side infinite."""
-    assert check["relative_difference"](value, reference) == expected
+def gluon_run(entry, batch):
+    """gluon's output, from the catalog's class path and arguments, in float64."""
+    block = resolve(entry.gluon.class_path)(**entry.gluon.kwargs)
+    return block(frameworks.as_float64(batch.input, "mxnet"), frameworks.as_float64(batch.target, "mxnet")).asnumpy()
 
 
-def test_real_catalog_passes_and_only_quantile_lacks_gluon(check):
-    """Every entry is within RTOL of torch and gluon; the only uncomputed cell is quantile's gluon one."""
-    entries = catalog.entries()
-    table = differences_of(check, entries, [e.key for e in entries])
-    check["check_rows"](table)
-    missing = table[check["COLUMNS"]].isna()
-    assert missing.to_numpy().sum() == 1 and missing.loc["quantile", "gluon output"]
+def test_the_table_covers_every_catalog_entry(glued):
+    """One row and one card per catalog entry: the glued values are keyed by every key, in order."""
+    assert list(glued["porting-table-values"]) == list(catalog.keys())
+    assert glued["porting-table-entries"] == len(catalog.keys())
 
 
-def test_a_forgotten_factor_of_one_half_fails_the_build(check):
-    """An L2 relation without gluon's 1/2 is off by a factor 2 (0.5 relative) and the assertion names the row."""
-    l2 = catalog.get("l2")
-    wrong = dataclasses.replace(l2, to_gluon=lambda loss, input, target, xp: loss.reshape(len(loss), -1).mean(1))
-    table = differences_of(check, [wrong], ["l2 without one half"])
-    assert_allclose(table.loc["l2 without one half", "gluon output"], 0.5, rtol=1e-12)
-    with pytest.raises(AssertionError, match="l2 without one half"):
-        check["check_rows"](table)
-
-
-def test_a_wrong_huber_constant_fails_the_build(check):
-    """Claiming gluon's HuberLoss(rho) equals torch's HuberLoss(delta) fails for delta = 2."""
-    huber = catalog.get("huber", delta=2.0)
-    wrong = dataclasses.replace(huber, to_gluon=lambda loss, input, target, xp: loss.reshape(len(loss), -1).mean(1))
-    with pytest.raises(AssertionError):
-        check["check_rows"](differences_of(check, [wrong], ["huber"]))
-
-
-@pytest.mark.parametrize(("factor", "passes"), [(1 + 1e-11, False), (1 + 1e-14, True)])
-def test_the_tolerance_sits_between_roundoff_and_real_errors(check, factor, passes):
-    """A lossbook loss off by 1e-11 (relative) is rejected; off by 1e-14, a few dozen u, it passes."""
-    l1 = catalog.get("l1")
-
-    def scaled(input, target, reduction="mean"):
-        return factor * lb.l1_loss(input, target, reduction=reduction)
-
-    table = differences_of(check, [dataclasses.replace(l1, loss=scaled)], ["l1 scaled"])
-    if passes:
-        check["check_rows"](table)
+@pytest.mark.parametrize("entry", catalog.entries(), ids=lambda entry: entry.key)
+def test_card_values_are_the_frameworks_own(glued, entry):
+    """Each card's torch and gluon values are what torch and gluon return; lossbook's is within 1e-12 of torch."""
+    shown = glued["porting-table-values"][entry.key]
+    batch = batch_of(entry)
+    torch_value = torch_run(entry, batch, entry.torch.reduction).item()
+    assert_allclose(shown["torch"], torch_value, rtol=1e-15)
+    assert_allclose(shown["lossbook"], torch_value, rtol=1e-12)
+    if entry.gluon is None:
+        assert shown["gluon"] is None
     else:
-        with pytest.raises(AssertionError):
-            check["check_rows"](table)
+        output = gluon_run(entry, batch)
+        over_batch = output.sum() if entry.torch.reduction == "sum" else output.mean()
+        assert_allclose(shown["gluon"], over_batch, rtol=1e-15)
 
 
-def test_missing_gluon_class_is_not_a_failure(check):
-    """A nan cell (not computed) passes; an infinite one (nan or zero mismatch) fails."""
-    columns = check["COLUMNS"]
-    check["check_rows"](pd.DataFrame([[0.0, 0.0, np.nan]], columns=columns, index=["no gluon"]))
-    with pytest.raises(AssertionError):
-        check["check_rows"](pd.DataFrame([[0.0, np.inf, 0.0]], columns=columns, index=["nan gradient"]))
+def test_tolerance_in_unit_roundoffs(glued):
+    """RTOL = 1e-12 is about 9007 u, with u = 2**-53 about 1.11e-16."""
+    assert glued["porting-table-rtol"] == 1e-12
+    assert glued["porting-table-unit-roundoff"] == UNIT_ROUNDOFF
+    assert_allclose(glued["porting-table-rtol-in-u"], 1e-12 * 2.0**53, rtol=1e-15)
+    assert round(glued["porting-table-rtol-in-u"]) == 9007
 
 
-def test_dropping_gluons_epsilon_is_detected_independently():
-    """gluon's BCE on probabilities differs from torch's BCELoss by more than 1e-12 (mxnet vs torch)."""
-    mx = frameworks.require("mxnet")
-    batch = catalog.get("bce").make_batch(np.random.default_rng(0))
-    gluon = mx.gluon.loss.SigmoidBCELoss(from_sigmoid=True)(
-        mx.nd.from_numpy(batch.input, zero_copy=False), mx.nd.from_numpy(batch.target, zero_copy=False)
-    ).asnumpy()
-    torch_loss = torch.nn.BCELoss(reduction="none")(torch.tensor(batch.input), torch.tensor(batch.target))
-    relative = np.abs(gluon - torch_loss.numpy().mean(axis=1)) / np.abs(gluon)
-    assert relative.max() > 1e-12
-
-
-def test_the_worst_case_is_a_cancellation_in_the_poisson_gradient(check):
-    """The table's largest difference is poisson_nll's torch gradient, at an element where e^x - t cancels."""
-    entries = catalog.entries()
-    table = differences_of(check, entries, [e.key for e in entries])[check["COLUMNS"]]
-    assert table.stack().idxmax() == ("poisson_nll", "torch gradient")
+def test_the_worst_case_is_a_cancellation_in_the_poisson_gradient(glued):
+    """The worst cell is poisson_nll's torch gradient, at an element where e^x - t nearly cancels."""
+    assert (glued["porting-table-worst-where"], glued["porting-table-worst-column"]) == (
+        "poisson_nll", "torch gradient"
+    )
     entry = catalog.get("poisson_nll")
-    batch = entry.make_batch(np.random.default_rng(0))
+    batch = batch_of(entry)
     x = torch.tensor(batch.input, requires_grad=True)
     torch.nn.PoissonNLLLoss()(x, torch.tensor(batch.target)).backward()
+    torch_grad = x.grad.numpy()
+    lossbook_grad = lb.poisson_nll_loss_grad(batch.input, batch.target, log_input=True)
+    assert_allclose(glued["porting-table-worst"], np.max(np.abs(torch_grad - lossbook_grad) / np.abs(lossbook_grad)),
+                    rtol=1e-12)
+    assert_allclose(glued["porting-table-worst-in-u"], glued["porting-table-worst"] / UNIT_ROUNDOFF, rtol=1e-12)
     rate = np.exp(batch.input)
     exact = (rate - batch.target) / batch.input.size  # d/dx mean(e^x - t x), by hand
-    worst = np.unravel_index(np.argmax(np.abs(x.grad.numpy() - exact) / np.abs(exact)), exact.shape)
+    worst = np.unravel_index(np.argmax(np.abs(torch_grad - exact) / np.abs(exact)), exact.shape)
     assert abs(rate[worst] - batch.target[worst]) < 0.05 * rate[worst]
-    assert table.stack().max() > 20 * UNIT_ROUNDOFF
+    assert 20 * UNIT_ROUNDOFF < glued["porting-table-worst"] <= 1e-12
 
 
-def test_every_family_has_a_section_of_cards(page_text):
-    """Each catalog family is pasted on the page with {glue:md} under its own heading."""
-    for family in catalog.FAMILIES:
-        assert f"```{{glue:md}} porting-table-{family}\n:format: myst" in page_text
-        assert re.search(rf"^### {family.capitalize()}$", page_text, re.MULTILINE)
+def test_dropping_gluons_epsilon_is_rejected(glued):
+    """The gap the page prints for BCE without gluon's epsilon is gluon against torch's BCELoss, beyond 1e-12."""
+    batch = batch_of(catalog.get("bce"))
+    gluon = mx.gluon.loss.SigmoidBCELoss(from_sigmoid=True)(
+        frameworks.as_float64(batch.input, "mxnet"), frameworks.as_float64(batch.target, "mxnet")
+    ).asnumpy()
+    torch_loss = torch.nn.BCELoss(reduction="none")(torch.tensor(batch.input), torch.tensor(batch.target))
+    claimed = torch_loss.numpy().mean(axis=1)
+    independent = np.max(np.abs(gluon - claimed) / np.abs(claimed))
+    assert independent > 1e-12
+    assert_allclose(glued["porting-table-epsilon-gap"], independent, rtol=1e-3)
 
 
-def test_card_labels_are_unique():
-    """Each entry's card label, porting-table-<key with dashes>, is distinct."""
-    labels = [f"porting-table-{key.replace('_', '-')}" for key in catalog.keys()]
-    assert len(set(labels)) == len(labels)
+def test_only_poisson_nll_returns_one_value_per_batch(glued):
+    """Of every gluon loss block, only PoissonNLLLoss ends in F.mean(loss) over all axes and returns shape (1,)."""
+    module = mx.gluon.loss
+    blocks = {value for value in vars(module).values()
+              if isinstance(value, type) and issubclass(value, module.Loss) and value is not module.Loss}
+    assert glued["porting-table-gluon-classes"] == len(blocks)
+    per_batch = sorted(b.__name__ for b in blocks if "return F.mean(loss)\n" in inspect.getsource(b.hybrid_forward))
+    assert glued["porting-table-gluon-per-batch"] == ", ".join(per_batch) == "PoissonNLLLoss"
+    pred, counts = frameworks.as_float64(np.zeros((5, 2)), "mxnet"), frameworks.as_float64(np.ones((5, 2)), "mxnet")
+    assert module.PoissonNLLLoss()(pred, counts).shape == (1,)
+    assert module.L1Loss()(pred, counts).shape == (5,)
+    assert glued["porting-table-mxnet-version"] == mx.__version__
