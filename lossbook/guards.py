@@ -230,13 +230,10 @@ def _binary_operands(p, y):
     return p, y
 
 
-def _gluon_bce(mx, p, y, weight=None):
+def _gluon_bce(mx, p, y):
     """gluon's SigmoidBCELoss(from_sigmoid=True) of one column of predictions, in float64."""
     block = mx.gluon.loss.SigmoidBCELoss(from_sigmoid=True)
-    columns = [frameworks.as_float64(a[:, None], "mxnet") for a in (p, y)]
-    if weight is not None:
-        columns.append(frameworks.as_float64(weight[:, None], "mxnet"))
-    return block(*columns).asnumpy()
+    return block(*(frameworks.as_float64(a[:, None], "mxnet") for a in (p, y))).asnumpy()
 
 
 def per_prediction(p, y):

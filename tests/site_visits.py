@@ -106,11 +106,13 @@ FIGURE_BOXES = """() => {
 }"""
 
 
-# The framework each framework tab-set on the page shows.
+# Each framework tab-set on the page: the frameworks it offers, and the one it shows.
 SELECTED_FRAMEWORKS = """() => [...document.querySelectorAll(".sd-tab-set")]
   .filter((set) => set.querySelector('label[data-sync-group="framework"]'))
-  .map((set) => set.querySelector(':scope > input:checked').id)
-  .map((id) => document.querySelector(`label[for="${id}"]`).dataset.syncId)"""
+  .map((set) => [
+    [...set.querySelectorAll(':scope > label[data-sync-group="framework"]')].map((l) => l.dataset.syncId),
+    document.querySelector(`label[for="${set.querySelector(':scope > input:checked').id}"]`).dataset.syncId,
+  ])"""
 
 
 SET_VALUE = """(el, value) => {

@@ -191,3 +191,5 @@ def test_tables_reject_bad_input():
         guards.binary_log_losses([0.5, 0.5], [1.0])
     with pytest.raises(ValueError, match="classes holds class index 3"):
         guards.categorical_log_losses([[0.5, 0.5]], [3])
+    with pytest.raises(ValueError, match=r"probabilities must have shape \(N, C\), got shape \(2,\)"):
+        guards.categorical_log_losses([0.5, 0.5], [0])

@@ -146,3 +146,30 @@ def test_glue_sends_what_myst_nbs_glue_sends(monkeypatch, display):
         myst_glue("key", value, display=display)
         assert sent[-2] == sent[-1]
     assert len(sent) == 6
+
+
+def test_a_tab_shows_a_dataframe_as_its_text(glued):
+    """A DataFrame result is glued as the notebook's plain text of it, all columns."""
+    import pandas as pd
+
+    show.tab("lossbook", "demo-frame", "frame", {"frame": pd.DataFrame({"a": [1.5], "b": [2]})})
+    assert "     a  b\n0  1.5  2" in glued["demo-frame-lossbook"].data
+
+
+def test_table_can_hide_the_index():
+    import pandas as pd
+
+    html = show.table(pd.DataFrame({"v": [7]}, index=["row-label"]), uid="demo", index=False).data
+    assert "row-label" not in html and ">7<" in html
+
+
+def test_the_private_glue_sends_a_hidden_value(monkeypatch):
+    """What tab and comparison glue is not displayed: it sits under MyST-NB's prefix."""
+    import IPython.display
+
+    sent = []
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: sent.append((a, k)))
+    show._glue("demo-key", 2.5)
+    (bundle,), keywords = sent[0]
+    assert bundle == {show.GLUE_PREFIX + "text/plain": "2.5"}
+    assert keywords["metadata"]["scrapbook"] == {"name": "demo-key", "mime_prefix": show.GLUE_PREFIX}

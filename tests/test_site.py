@@ -113,13 +113,19 @@ def figure_contrasts(page):
 
 
 def choose_each_framework(page):
-    """{framework: the framework every tab-set then shows} after clicking its first tab, if any."""
+    """{framework: what every tab-set offering it then shows} after clicking its first tab, if any.
+
+    A tab-set without that framework (``:frameworks: gluon torch``, say) keeps its choice.
+    """
     chosen = {}
     for framework in ("torch", "lossbook", "gluon"):
         tabs = page.locator(f'label.sd-tab-label[data-sync-group="framework"][data-sync-id="{framework}"]')
-        if tabs.count():
-            tabs.first.click()
-            chosen[framework] = page.evaluate(SELECTED_FRAMEWORKS)
+        # Click a tab not already shown: clicking a shown one (a one-tab set's) changes nothing.
+        unshown = tabs.evaluate_all("(labels) => labels.findIndex((l) => !document.getElementById(l.htmlFor).checked)")
+        if unshown >= 0:
+            tabs.nth(unshown).click()
+            sets = page.evaluate(SELECTED_FRAMEWORKS)
+            chosen[framework] = [shown for offered, shown in sets if framework in offered]
     return chosen
 
 
