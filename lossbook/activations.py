@@ -1,6 +1,6 @@
 """Activation functions in forms that neither overflow nor lose digits.
 
-The softmax family shares one computation, :func:`softmax_parts`: with
+The softmax family shares one computation, :func:`_softmax_parts`: with
 ``m`` the largest logit of a slice, every logit is shifted to ``d = z - m <= 0``
 (so ``exp`` cannot overflow) and the normaliser is written as
 ``1 + T`` with ``T`` the sum of ``exp(d)`` over every logit but the largest,
@@ -49,16 +49,16 @@ def sigmoid(input):
     0.5
     """
     z, dtype = as_float64(input, "input")
-    return stable_sigmoid(z).astype(dtype, copy=False)
+    return _sigmoid(z).astype(dtype, copy=False)
 
 
-def stable_sigmoid(z):
+def _sigmoid(z):
     """The sigmoid of a float64 array, for callers that have validated it."""
     exp_neg_abs = np.exp(-np.abs(z))
     return np.where(z >= 0, 1.0, exp_neg_abs) / (1.0 + exp_neg_abs)
 
 
-def softplus_tail(z):
+def _softplus_tail(z):
     r"""The part of softplus that is not a ReLU, for a float64 array.
 
     .. math:: \operatorname{softplus}(z) - \max(z, 0) = \log\left(1 + e^{-|z|}\right)
@@ -98,7 +98,7 @@ def softplus(input):
         If ``input`` is not numeric.
     """
     z, dtype = as_float64(input, "input")
-    return (np.maximum(z, 0.0) + softplus_tail(z)).astype(dtype, copy=False)
+    return (np.maximum(z, 0.0) + _softplus_tail(z)).astype(dtype, copy=False)
 
 
 def log_sigmoid(input):
@@ -123,10 +123,10 @@ def log_sigmoid(input):
         If ``input`` is not numeric.
     """
     z, dtype = as_float64(input, "input")
-    return (np.minimum(z, 0.0) - softplus_tail(z)).astype(dtype, copy=False)
+    return (np.minimum(z, 0.0) - _softplus_tail(z)).astype(dtype, copy=False)
 
 
-class SoftmaxParts(NamedTuple):
+class _SoftmaxParts(NamedTuple):
     """The pieces of a stable (log-)softmax over the first axis (see the module docstring).
 
     Each quantity is a float64 value plus a correction (its rounding error, as
@@ -162,8 +162,8 @@ class SoftmaxParts(NamedTuple):
         return probabilities
 
 
-def softmax_parts(z):
-    """Compute :class:`SoftmaxParts` for a float64 array over its first axis.
+def _softmax_parts(z):
+    """Compute :class:`_SoftmaxParts` for a float64 array over its first axis.
 
     The first axis is the one normalised over (it must not be empty); with
     the slices along the other axes every step is a vector operation. ``T``
@@ -182,7 +182,7 @@ def softmax_parts(z):
     tail, carry = two_sum(tail, extra_maxima)  # the ties beyond the first maximum, exactly
     tail_error += carry
     log_normalizer = log1p(tail)
-    return SoftmaxParts(
+    return _SoftmaxParts(
         maximum, shift, shift_error, log_normalizer, tail_error / (1.0 + tail)
     )
 
@@ -190,7 +190,7 @@ def softmax_parts(z):
 _BLOCK = 8192
 
 
-def blockwise(function, out, *arrays):
+def _blockwise(function, out, *arrays):
     """Fill ``out`` block by block: ``out[..., b] = function(*(a[..., b] for a in arrays))``.
 
     The blocks are consecutive runs of ``_BLOCK`` slices along the last axis,
@@ -205,14 +205,14 @@ def blockwise(function, out, *arrays):
     return out
 
 
-def classes_first(array, axis):
-    """``array`` as a C-contiguous ``(classes, slices)`` array, the layout :func:`blockwise` uses."""
+def _classes_first(array, axis):
+    """``array`` as a C-contiguous ``(classes, slices)`` array, the layout :func:`_blockwise` uses."""
     array = np.ascontiguousarray(np.moveaxis(array, axis, 0))
     return array.reshape(array.shape[0], -1)
 
 
 def _softmax_input(input, axis):
-    """Validate ``input``; return it classes first (:func:`classes_first`), its shape and dtype."""
+    """Validate ``input``; return it classes first (:func:`_classes_first`), its shape and dtype."""
     z, dtype = as_float64(input, "input")
     if z.ndim == 0:
         raise ValueError("input must have at least one dimension to take a softmax over")
@@ -221,11 +221,11 @@ def _softmax_input(input, axis):
         raise ValueError(
             f"input must have at least one element along the softmax axis, got shape {z.shape}"
         )
-    return classes_first(z, axis), shape, dtype
+    return _classes_first(z, axis), shape, dtype
 
 
 def _restore(result, shape, axis, dtype):
-    """Undo :func:`classes_first` on a result whose classes-first shape is ``shape``."""
+    """Undo :func:`_classes_first` on a result whose classes-first shape is ``shape``."""
     return np.moveaxis(result.reshape(shape), 0, axis).astype(dtype, copy=False)
 
 
@@ -262,7 +262,7 @@ def softmax(input, axis=-1):
         If ``axis`` is out of range.
     """
     z, shape, dtype = _softmax_input(input, axis)
-    probabilities = blockwise(lambda block: softmax_parts(block).softmax(), np.empty_like(z), z)
+    probabilities = _blockwise(lambda block: _softmax_parts(block).softmax(), np.empty_like(z), z)
     return _restore(probabilities, shape, axis, dtype)
 
 
@@ -296,8 +296,8 @@ def log_softmax(input, axis=-1):
         If ``axis`` is out of range.
     """
     z, shape, dtype = _softmax_input(input, axis)
-    negative = blockwise(
-        lambda block: softmax_parts(block).negative_log_softmax(), np.empty_like(z), z
+    negative = _blockwise(
+        lambda block: _softmax_parts(block).negative_log_softmax(), np.empty_like(z), z
     )
     return _restore(np.negative(negative, out=negative), shape, axis, dtype)
 
@@ -335,13 +335,13 @@ def logsumexp(input, axis=-1):
         If ``axis`` is out of range.
     """
     z, shape, dtype = _softmax_input(input, axis)
-    result = blockwise(_logsumexp_of_block, np.empty(z.shape[1]), z)
+    result = _blockwise(_logsumexp_of_block, np.empty(z.shape[1]), z)
     return result.reshape(shape[1:]).astype(dtype, copy=False)
 
 
 def _logsumexp_of_block(z):
     """``m + L`` for each slice of a classes-first block; ``m`` itself where it is infinite."""
-    parts = softmax_parts(z)
+    parts = _softmax_parts(z)
     maximum = parts.maximum[0]
     normalizer = parts.log_normalizer[0] + parts.log_normalizer_error[0]
     return np.where(np.isinf(maximum), maximum, maximum + normalizer)

@@ -29,11 +29,11 @@ from ._validation import (
     check_within,
 )
 from .activations import (
-    blockwise,
-    classes_first,
-    softmax_parts,
-    softplus_tail,
-    stable_sigmoid,
+    _blockwise as blockwise,
+    _classes_first as classes_first,
+    _sigmoid as stable_sigmoid,
+    _softmax_parts as softmax_parts,
+    _softplus_tail as softplus_tail,
 )
 
 
