@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._compensated import accurate_sum, two_sum
+from ._compensated import fast_two_sum, two_sum
 from ._elementary import log1p
 from ._validation import as_float64
 
@@ -162,32 +162,88 @@ class _SoftmaxParts(NamedTuple):
         return probabilities
 
 
-def _softmax_parts(z):
+class _Workspace:
+    """Buffers for :func:`_softmax_parts` on blocks of up to ``samples`` slices of ``classes`` logits.
+
+    Reusing them block after block keeps the work in the CPU cache and spares
+    numpy an allocation (and page faults) for each of its dozen steps.
+    """
+
+    def __init__(self, classes, samples):
+        self.logits, self.shift, self.shift_error, self.terms, self.high = np.empty(
+            (5, classes, samples)
+        )
+        self.kept = np.empty((classes, samples), dtype=bool)
+
+    def views(self, samples):
+        """The buffers cut to a block of ``samples`` slices."""
+        if samples == self.logits.shape[1]:
+            return self.logits, self.shift, self.shift_error, self.terms, self.high, self.kept
+        return tuple(
+            buffer[:, :samples]
+            for buffer in (self.logits, self.shift, self.shift_error, self.terms, self.high,
+                           self.kept)
+        )
+
+
+def _softmax_parts(z, work=None):
     """Compute :class:`_SoftmaxParts` for a float64 array over its first axis.
 
     The first axis is the one normalised over (it must not be empty); with
     the slices along the other axes every step is a vector operation. ``T``
     excludes one copy of the largest logit (ties each add exactly 1) and is
-    summed with ``accurate_sum``, so the only roundings left in ``L`` are
-    the ``exp`` of each term and ``log1p`` itself.
+    summed like ``accurate_sum``, so the only roundings left in ``L`` are the
+    ``exp`` of each term and ``log1p`` itself. ``work`` (a :class:`_Workspace`
+    whose ``logits`` may be ``z``) supplies the buffers; the arrays returned
+    live in it until its next use.
     """
-    maximum = z.max(axis=0, keepdims=True)
-    shift, shift_error = two_sum(z, -maximum)
-    exp = np.exp(shift)
-    at_maximum = shift == 0.0  # exp is exactly 1 there, and shift_error is 0
-    extra_maxima = at_maximum.sum(axis=0, keepdims=True) - 1.0
-    np.copyto(exp, 0.0, where=at_maximum)
-    # exp(d + e) = exp(d) (1 + e), as |e| < 1e-13: the shift errors are relative errors of exp.
-    tail, tail_error = accurate_sum(exp, relative_errors=shift_error)
-    tail, carry = two_sum(tail, extra_maxima)  # the ties beyond the first maximum, exactly
-    tail_error += carry
-    log_normalizer = log1p(tail)
-    return _SoftmaxParts(
-        maximum, shift, shift_error, log_normalizer, tail_error / (1.0 + tail)
-    )
+    classes, samples = z.shape
+    if work is None:
+        work = _Workspace(classes, samples)
+    _, shift, error, terms, high, kept = work.views(samples)
+    with np.errstate(all="ignore"):
+        maximum = np.maximum.reduce(z, axis=0, keepdims=True)
+        np.subtract(z, maximum, out=shift)
+        # Knuth's TwoSum of z and -m: error = (z - (d - b')) + (-m - b'), b' = d - z.
+        np.subtract(shift, z, out=error)
+        np.subtract(shift, error, out=high)
+        np.subtract(z, high, out=high)
+        np.add(error, maximum, out=error)
+        np.subtract(high, error, out=error)
+        np.less(shift, 0.0, out=kept)  # False at the maxima (and at nan)
+        tail, tail_error = _tail(shift, error, terms, high, kept)
+        if np.isnan(tail_error).any():
+            # An infinite logit makes its TwoSum error nan; where exp is 0 it does not
+            # matter, and elsewhere the slice is nan anyway: take those errors as 0.
+            error[~np.isfinite(error)] = 0.0
+            tail, tail_error = _tail(shift, error, terms, high, kept)
+        if kept.size - np.count_nonzero(kept) != samples:
+            # Ties (or nan): count the maxima beyond the first, exactly.
+            ties = (classes - 1.0) - np.add.reduce(kept, axis=0, keepdims=True, dtype=np.float64)
+            tail, carry = two_sum(tail, ties)
+            tail_error += carry
+        log_normalizer = log1p(tail)
+        return _SoftmaxParts(maximum, shift, error, log_normalizer, tail_error / (1.0 + tail))
+
+
+def _tail(shift, error, terms, high, kept):
+    """``T = sum exp(d) (1 + e)`` over the kept entries, as ``hi + lo`` (``accurate_sum``)."""
+    np.exp(shift, out=terms)
+    np.multiply(terms, kept, out=terms)
+    estimate = np.add.reduce(terms, axis=0, keepdims=True)
+    _, exponent = np.frexp(estimate)
+    sigma = np.ldexp(1.0, exponent + 1)  # a power of two >= 2 * estimate
+    np.add(terms, sigma, out=high)
+    np.subtract(high, sigma, out=high)
+    np.subtract(terms, high, out=terms)  # the remainders, exact
+    high_sum = np.add.reduce(high, axis=0, keepdims=True)
+    np.multiply(high, error, out=high)  # t * e with t's high part standing in for t
+    np.add(terms, high, out=terms)
+    return fast_two_sum(high_sum, np.add.reduce(terms, axis=0, keepdims=True))
 
 
 _BLOCK = 8192
+"""Slices per block for the softmax family."""
 
 
 def _blockwise(function, out, *arrays):
@@ -195,19 +251,23 @@ def _blockwise(function, out, *arrays):
 
     The blocks are consecutive runs of ``_BLOCK`` slices along the last axis,
     which all the arrays share (logits are laid out classes first, slices
-    last). A block and its temporaries stay in the CPU cache and recycle the
-    same memory: for the softmax of 10**5 x 10 logits that is about twice as
-    fast as working on whole arrays.
+    last). The first array holds the logits: each block of them is copied
+    into a :class:`_Workspace`, whose buffers are passed to ``function`` as
+    ``work`` and recycled from block to block.
     """
-    for start in range(0, out.shape[-1], _BLOCK):
+    samples = out.shape[-1]
+    work = _Workspace(arrays[0].shape[0], min(samples, _BLOCK))
+    for start in range(0, samples, _BLOCK):
         block = (..., slice(start, start + _BLOCK))
-        out[block] = function(*(array[block] for array in arrays))
+        logits = work.views(min(_BLOCK, samples - start))[0]
+        np.copyto(logits, arrays[0][block])
+        out[block] = function(logits, *(array[block] for array in arrays[1:]), work=work)
     return out
 
 
 def _classes_first(array, axis):
     """``array`` as a C-contiguous ``(classes, slices)`` array, the layout :func:`_blockwise` uses."""
-    array = np.ascontiguousarray(np.moveaxis(array, axis, 0))
+    array = np.moveaxis(array, axis, 0)
     return array.reshape(array.shape[0], -1)
 
 
@@ -262,7 +322,9 @@ def softmax(input, axis=-1):
         If ``axis`` is out of range.
     """
     z, shape, dtype = _softmax_input(input, axis)
-    probabilities = _blockwise(lambda block: _softmax_parts(block).softmax(), np.empty_like(z), z)
+    probabilities = _blockwise(
+        lambda block, work: _softmax_parts(block, work).softmax(), np.empty(z.shape), z
+    )
     return _restore(probabilities, shape, axis, dtype)
 
 
@@ -297,7 +359,8 @@ def log_softmax(input, axis=-1):
     """
     z, shape, dtype = _softmax_input(input, axis)
     negative = _blockwise(
-        lambda block: _softmax_parts(block).negative_log_softmax(), np.empty_like(z), z
+        lambda block, work: _softmax_parts(block, work).negative_log_softmax(),
+        np.empty(z.shape), z,
     )
     return _restore(np.negative(negative, out=negative), shape, axis, dtype)
 
@@ -339,9 +402,9 @@ def logsumexp(input, axis=-1):
     return result.reshape(shape[1:]).astype(dtype, copy=False)
 
 
-def _logsumexp_of_block(z):
+def _logsumexp_of_block(z, work):
     """``m + L`` for each slice of a classes-first block; ``m`` itself where it is infinite."""
-    parts = _softmax_parts(z)
+    parts = _softmax_parts(z, work)
     maximum = parts.maximum[0]
     normalizer = parts.log_normalizer[0] + parts.log_normalizer_error[0]
     return np.where(np.isinf(maximum), maximum, maximum + normalizer)

@@ -17,7 +17,17 @@ import numpy as np
 
 from ._compensated import accurate_sum
 from ._elementary import log1p
-from ._reduction import REDUCTIONS, check_reduction, reduce, reduce_gradient, weighted
+from ._elementary import Band, product
+from ._reduction import (
+    BLOCK,
+    REDUCTIONS,
+    check_reduction,
+    elementwise,
+    reduce,
+    reduce_gradient,
+    switch_off,
+    weighted,
+)
 from ._validation import (
     as_broadcast_weight,
     as_class_indices,
@@ -43,7 +53,8 @@ def _times(coefficient, values):
     ``values`` must be a fresh array of the result's shape: it is overwritten.
     """
     values = np.asarray(values)  # a 0-d result of a ufunc is a scalar, which cannot be written to
-    np.copyto(values, 0.0, where=coefficient == 0)
+    # Only an infinite value is switched off: nan stays nan, as 0 * nan is.
+    np.copyto(values, 0.0, where=(coefficient == 0) & np.isinf(values))
     values *= coefficient
     return values
 
@@ -109,15 +120,45 @@ def binary_cross_entropy(input, target, *, weight=None, reduction="mean"):
         is unknown.
     """
     p, y, w, dtype = _binary_operands(input, target, weight, reduction, probabilities=True)
-    # log(0) = -inf: a prediction of exactly 0 for an outcome that occurs is an infinite loss.
-    with np.errstate(divide="ignore"):
-        log_p = np.log(p)
-        log_q = np.negative(p, out=np.empty_like(p))
-        log1p(log_q, out=log_q)
-    loss = _times(y, log_p)
-    loss += _times(1.0 - y, log_q)
-    np.negative(loss, out=loss)
-    return reduce(weighted(loss, w), reduction, dtype)
+    operands, kernel = _weighted_kernel(_bce_kernel, [p, y], w)
+    return elementwise(kernel, operands, reduction, dtype, temporaries=2, repair=_bce_repair)
+
+
+def _weighted_kernel(kernel, operands, weight):
+    """The operands and kernel of a loss, times an optional weight that broadcasts to them."""
+    if weight is None:
+        return operands, kernel
+    weight = np.broadcast_to(weight, operands[0].shape)
+
+    def weighted_kernel(out, *arguments):
+        kernel(out, *arguments[:-1])
+        np.multiply(out, arguments[-1], out=out)
+
+    return [*operands, weight], weighted_kernel
+
+
+def _bce_kernel(out, other, complement, p, y):
+    """``-(y log p + (1 - y) log1p(-p))``; ``0 * log 0`` comes out nan, for the repair.
+
+    ``log1p`` only sees ``-p <= 0``, where numpy's is accurate (see ``_elementary``).
+    """
+    np.log(p, out=out)
+    np.multiply(out, y, out=out)
+    np.negative(p, out=other)
+    np.log1p(other, out=other)
+    np.subtract(1.0, y, out=complement)
+    np.multiply(other, complement, out=other)
+    np.add(out, other, out=out)
+    np.negative(out, out=out)
+
+
+def _bce_repair(p, y, w=None):
+    """The loss where ``log 0`` met a target weight of 0 (which switches its term off)."""
+    with np.errstate(all="ignore"):
+        first = _times(y, np.log(p))
+        second = _times(1.0 - y, log1p(-p))
+        loss = -(first + second)
+        return loss if w is None else _times(w, loss)
 
 
 def binary_cross_entropy_grad(input, target, *, weight=None, reduction="mean"):
@@ -185,18 +226,74 @@ def binary_cross_entropy_with_logits(
     """
     z, y, w, dtype = _binary_operands(input, target, weight, reduction, probabilities=False)
     r = as_broadcast_weight(pos_weight, "pos_weight", z.shape)
-    # softplus(-z) = max(-z, 0) + tail and softplus(z) = max(z, 0) + tail, built in
-    # place (fewer temporaries run faster), with max(z, 0) = z + max(-z, 0) exactly.
-    tail = softplus_tail(z)
-    positive_term = np.negative(z, out=np.empty_like(z))
-    np.maximum(positive_term, 0.0, out=positive_term)
-    negative_term = z + positive_term
-    positive_term += tail
-    positive_term *= weighted(y, r)
-    negative_term += tail
-    negative_term *= np.subtract(1.0, y, out=tail)
-    positive_term += negative_term
-    return reduce(weighted(positive_term, w), reduction, dtype)
+    band = Band()
+    if r is None:
+        operands, kernel = _weighted_kernel(_bce_logits_kernel(band), [z, y], w)
+        repair = _bce_logits_repair
+    else:
+        operands, kernel = _weighted_kernel(
+            _bce_logits_kernel(band, pos_weight=True), [z, y, np.broadcast_to(r, z.shape)], w
+        )
+        repair = _bce_logits_repair_pos_weight
+    return elementwise(kernel, operands, reduction, dtype, temporaries=3, repair=repair,
+                       band=band)
+
+
+def _softplus(z):
+    """``log(1 + e^z)`` for a float64 array (``numpy.log1p`` of the tail is enough here)."""
+    return np.maximum(z, 0.0) + np.log1p(np.exp(-np.absolute(z)))
+
+
+def _bce_logits_repair(z, y, w=None):
+    """The loss where an infinite logit met a target weight of 0 (which switches it off)."""
+    with np.errstate(all="ignore"):
+        loss = _times(y, _softplus(-z)) + _times(1.0 - y, _softplus(z))
+        return loss if w is None else _times(w, loss)
+
+
+def _bce_logits_repair_pos_weight(z, y, r, w=None):
+    """As :func:`_bce_logits_repair`, with ``pos_weight``; its product may overflow alone."""
+    with np.errstate(all="ignore"):
+        positive = switch_off(product(r, y, _softplus(-z)), y, z)
+        positive = switch_off(positive, r, z)
+        loss = positive + _times(1.0 - y, _softplus(z))
+        return loss if w is None else _times(w, loss)
+
+
+_ZEROS = np.zeros(BLOCK)
+"""A block of zeros: ``numpy.maximum`` against an array is several times faster than
+against the scalar 0 (numpy 1.23 has no fast loop for a scalar operand there)."""
+
+
+def _bce_logits_kernel(band, pos_weight=False):
+    r"""The loss of :func:`binary_cross_entropy_with_logits` for one block.
+
+    With :math:`P = \max(-z, 0)`, :math:`N = \max(z, 0) = z + P` and the tail
+    :math:`\log(1 + e^{-|z|})`, :math:`\operatorname{softplus}(-z) = P + \text{tail}` and
+    :math:`\operatorname{softplus}(z) = N + \text{tail}`. Without ``pos_weight``
+    the loss is :math:`\text{tail} + y P + (1 - y) N`: one of :math:`P, N` is 0,
+    so no term cancels another.
+    """
+    def kernel(out, tail, other, complement, z, y, *r):
+        np.absolute(z, out=tail)
+        np.negative(tail, out=tail)
+        np.exp(tail, out=tail)
+        band.log1p(tail, out=tail)
+        np.negative(z, out=out)
+        np.maximum(out, _ZEROS[: out.size], out=out)  # P
+        np.add(z, out, out=other)  # N
+        np.subtract(1.0, y, out=complement)
+        if pos_weight:
+            np.add(out, tail, out=out)
+            np.multiply(out, r[0], out=out)
+            np.add(other, tail, out=other)
+        np.multiply(out, y, out=out)
+        np.multiply(other, complement, out=other)
+        np.add(out, other, out=out)
+        if not pos_weight:
+            np.add(out, tail, out=out)
+
+    return kernel
 
 
 def binary_cross_entropy_with_logits_grad(
@@ -487,7 +584,7 @@ def cross_entropy(
     samples = logits.z.shape[1]
     if logits.weighted_target is not None:
         loss = blockwise(
-            lambda z, t: _weighted_nll(softmax_parts(z), t),
+            lambda z, t, work: _weighted_nll(softmax_parts(z, work), t),
             np.empty(samples), logits.z, logits.weighted_target,
         )
         return reduce(loss.reshape(logits.sample_shape), reduction, logits.dtype)
@@ -496,8 +593,8 @@ def cross_entropy(
     )
     safe, weights = targets.safe.reshape(-1), targets.weight.reshape(-1)
     if logits.smoothing:
-        def losses(z, safe):
-            parts = softmax_parts(z)
+        def losses(z, safe, work):
+            parts = softmax_parts(z, work)
             return _target_nll(parts, safe), _weighted_nll(parts, logits.class_weight_column)
 
         nll, smooth = blockwise(losses, np.empty((2, samples)), logits.z, safe)
@@ -505,8 +602,8 @@ def cross_entropy(
         loss = (1.0 - logits.smoothing) * _times(weights, nll)
         loss += _times(targets.kept.reshape(-1), smooth) * share
     else:
-        nll = blockwise(lambda z, safe: _target_nll(softmax_parts(z), safe), np.empty(samples),
-                        logits.z, safe)
+        nll = blockwise(lambda z, safe, work: _target_nll(softmax_parts(z, work), safe),
+                        np.empty(samples), logits.z, safe)
         loss = _times(weights, nll)
     return reduce(loss.reshape(logits.sample_shape), reduction, logits.dtype, targets.total_weight)
 
@@ -553,7 +650,7 @@ def cross_entropy_grad(
             uniform = weighted(uniform, logits.class_weight_column)
             weighted_target += targets.kept.reshape(1, -1) * uniform
     gradient = blockwise(
-        lambda z, a: softmax_parts(z).softmax() * a.sum(axis=0, keepdims=True) - a,
+        lambda z, a, work: softmax_parts(z, work).softmax() * a.sum(axis=0, keepdims=True) - a,
         np.empty_like(logits.z), logits.z, weighted_target,
     )
     gradient = reduce_gradient(gradient, reduction, logits.dtype, divisor)
@@ -606,16 +703,41 @@ def kl_div(input, target, *, reduction="mean", log_target=False):
         unknown.
     """
     x, t, dtype = _kl_operands(input, target, reduction, log_target)
-    if log_target:
-        probability, log_probability = np.exp(t), t
-    else:
-        # log(0) = -inf where the target is 0; those terms are skipped below.
-        with np.errstate(divide="ignore"):
-            probability, log_probability = t, np.log(t)
-    present = probability != 0
-    loss = np.subtract(log_probability, x, out=np.zeros(x.shape), where=present)
-    loss *= probability
-    return reduce(loss, reduction, dtype, _kl_divisor(x, reduction))
+    return elementwise(_kl_kernel(log_target), [x, t], reduction, dtype, temporaries=1,
+                       repair=_kl_repair(log_target), divisor=_kl_divisor(x, reduction))
+
+
+def _kl_kernel(log_target):
+    """``t (log t - x)`` or ``e^s (s - x)`` for one block; a zero target gives nan or inf here."""
+    def kernel(out, probability, x, t):
+        if log_target:
+            np.exp(t, out=probability)
+            np.subtract(t, x, out=out)
+            np.multiply(out, probability, out=out)
+        else:
+            np.log(t, out=out)
+            np.subtract(out, x, out=out)
+            np.multiply(out, t, out=out)
+
+    return kernel
+
+
+def _kl_repair(log_target):
+    """The loss where the kernel's is not finite: a target probability of 0 contributes 0.
+
+    That holds whatever the prediction, even ``x = -inf`` (``0 log 0 = 0``); nan
+    in ``x`` still propagates.
+    """
+    def repair(x, t):
+        with np.errstate(all="ignore"):
+            probability = np.exp(t) if log_target else t
+            log_probability = t if log_target else np.log(t)
+            loss = np.asarray((log_probability - x) * probability)
+            off = (probability == 0) & ~np.isnan(x) & ~np.isnan(t)
+            loss[off] = 0.0
+        return loss
+
+    return repair
 
 
 def kl_div_grad(input, target, *, reduction="mean", log_target=False):
