@@ -10,6 +10,7 @@ back in, since ``exp`` turns an absolute error in its argument into a
 relative error in its result.
 """
 
+import numbers
 from typing import NamedTuple
 
 import numpy as np
@@ -276,7 +277,13 @@ def _softmax_input(input, axis):
     z, dtype = as_float64(input, "input")
     if z.ndim == 0:
         raise ValueError("input must have at least one dimension to take a softmax over")
-    shape = np.moveaxis(z, axis, 0).shape  # raises numpy.AxisError for a bad axis
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
+        raise TypeError(f"axis must be an integer, got {axis!r}")
+    if not -z.ndim <= axis < z.ndim:
+        raise np.AxisError(
+            f"axis {axis} is out of range for input with {z.ndim} dimensions"
+        )
+    shape = np.moveaxis(z, axis, 0).shape
     if shape[0] == 0:
         raise ValueError(
             f"input must have at least one element along the softmax axis, got shape {z.shape}"
@@ -318,8 +325,10 @@ def softmax(input, axis=-1):
         If ``input`` is not numeric.
     ValueError
         If ``input`` is a scalar or has no elements along ``axis``.
+    TypeError
+        If ``axis`` is not an integer.
     numpy.AxisError
-        If ``axis`` is out of range.
+        If ``axis`` is out of range (a ``ValueError`` and an ``IndexError``).
     """
     z, shape, dtype = _softmax_input(input, axis)
     probabilities = _blockwise(
@@ -354,8 +363,10 @@ def log_softmax(input, axis=-1):
         If ``input`` is not numeric.
     ValueError
         If ``input`` is a scalar or has no elements along ``axis``.
+    TypeError
+        If ``axis`` is not an integer.
     numpy.AxisError
-        If ``axis`` is out of range.
+        If ``axis`` is out of range (a ``ValueError`` and an ``IndexError``).
     """
     z, shape, dtype = _softmax_input(input, axis)
     negative = _blockwise(
@@ -394,8 +405,10 @@ def logsumexp(input, axis=-1):
         If ``input`` is not numeric.
     ValueError
         If ``input`` is a scalar or has no elements along ``axis``.
+    TypeError
+        If ``axis`` is not an integer.
     numpy.AxisError
-        If ``axis`` is out of range.
+        If ``axis`` is out of range (a ``ValueError`` and an ``IndexError``).
     """
     z, shape, dtype = _softmax_input(input, axis)
     result = _blockwise(_logsumexp_of_block, np.empty(z.shape[1]), z)

@@ -495,17 +495,26 @@ def _cross_entropy_operands(input, target, weight, reduction, label_smoothing):
 
 def _target_nll(parts, safe):
     """``-log softmax`` at the target classes: ``(L - d_y) + (L_error - d_y_error)``."""
-    index = safe[np.newaxis]
-    shift = np.take_along_axis(parts.shift, index, axis=0)[0]
-    shift_error = np.take_along_axis(parts.shift_error, index, axis=0)[0]
+    samples = safe.size
+    index = safe * samples + np.arange(samples)  # into the (C, samples) arrays, flattened
+    shift = parts.shift.take(index)
+    shift_error = parts.shift_error.take(index)
     return (parts.log_normalizer[0] - shift) + (parts.log_normalizer_error[0] - shift_error)
 
 
 def _weighted_nll(parts, weights):
     """``sum_c a_c (-log softmax_c)`` per sample, for non-negative ``a`` (``None``: all 1)."""
     terms = parts.negative_log_softmax()
-    total, _ = accurate_sum(terms if weights is None else _times(weights, terms))
-    return total[0]
+    if weights is not None:
+        terms = _times(weights, terms)
+    # An infinite term (a -inf logit with a target weight above 0) makes the sum
+    # inf, which accurate_sum's arithmetic would turn into nan; nan stays nan.
+    plain = np.add.reduce(terms, axis=0)
+    undefined = ~np.isfinite(plain)
+    with np.errstate(invalid="ignore"):
+        total = accurate_sum(terms)[0][0]  # overwrites terms
+    total[undefined] = plain[undefined]
+    return total
 
 
 def cross_entropy(
@@ -599,8 +608,9 @@ def cross_entropy(
 
         nll, smooth = blockwise(losses, np.empty((2, samples)), logits.z, safe)
         share = logits.smoothing / logits.z.shape[0]
-        loss = (1.0 - logits.smoothing) * _times(weights, nll)
-        loss += _times(targets.kept.reshape(-1), smooth) * share
+        # 0 * inf is 0 in each product: a weight of 0 switches its term off.
+        loss = _times(1.0 - logits.smoothing, _times(weights, nll))
+        loss += _times(share, _times(targets.kept.reshape(-1), smooth))
     else:
         nll = blockwise(lambda z, safe, work: _target_nll(softmax_parts(z, work), safe),
                         np.empty(samples), logits.z, safe)

@@ -304,7 +304,8 @@ def huber_loss(input, target, *, delta=1.0, weight=None, reduction="mean"):
     target : array_like
         Targets :math:`y`, same shape as ``input``.
     delta : float, default 1.0
-        Where the quadratic part ends; must be finite and > 0.
+        Where the quadratic part ends; must be finite and > 0. A subnormal
+        ``delta`` is valid and computed as accurately as any other.
     weight : array_like, optional
         Weights :math:`w`, same shape as ``input``. Unlike ``mse_loss``, torch's
         weighted Huber ``"mean"`` divides by the number of elements, not by
@@ -369,7 +370,9 @@ def smooth_l1_loss(input, target, *, beta=1.0, reduction="mean"):
         Targets :math:`y`, same shape as ``input``.
     beta : float, default 1.0
         Where the quadratic part ends; must be finite and > 0 (torch's
-        ``beta=0``, plain L1, is :func:`l1_loss`).
+        ``beta=0``, plain L1, is :func:`l1_loss`). A subnormal ``beta`` is
+        valid and computed as accurately as any other: the linear part is
+        :math:`|\hat y_i - y_i| - \beta/2` without dividing by :math:`\beta`.
     reduction : {"mean", "sum", "none"}, default "mean"
 
     Returns
