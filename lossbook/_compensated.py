@@ -53,15 +53,15 @@ def fast_two_sum(a, b):
     return s, b - (s - a)
 
 
-def accurate_sum(terms, axis=0, relative_errors=None):
+def accurate_sum(terms, axis=0):
     r"""Sum non-negative ``terms`` along ``axis`` as ``hi + lo``, nearly exactly.
 
-    .. math:: \mathrm{hi} + \mathrm{lo} = \sum_i t_i (1 + \delta_i)
+    .. math:: \mathrm{hi} + \mathrm{lo} = \sum_i t_i
         \quad \text{to a relative } 4 n^2 \varepsilon^2
 
-    with :math:`n` the number of terms and :math:`\delta_i` the optional
-    ``relative_errors`` (below 1e-13, say: the rounding errors of the terms,
-    to be folded in). This is Rump, Ogita and Oishi's ExtractVector: with
+    with :math:`n` the number of terms. This is Rump, Ogita and Oishi's
+    ExtractVector (``lossbook.activations._tail`` inlines it, with the terms'
+    own rounding errors folded in): with
     :math:`\sigma` a power of two at least twice the sum, :math:`q_i = (\sigma
     + t_i) - \sigma` rounds each term to a multiple of
     :math:`\mathrm{ulp}(\sigma)`, so the :math:`q_i` sum exactly in any
@@ -79,8 +79,4 @@ def accurate_sum(terms, axis=0, relative_errors=None):
     high -= sigma
     remainders = np.subtract(terms, high, out=terms)
     high_sum = high.sum(axis=axis, keepdims=True)
-    if relative_errors is not None:
-        # t * delta, with t's high part standing in for t: the difference is
-        # below ulp(sigma) * delta, far under the bound above.
-        remainders += np.multiply(high, relative_errors, out=high)
     return fast_two_sum(high_sum, remainders.sum(axis=axis, keepdims=True))

@@ -81,7 +81,7 @@ def log1p(x, out=None):
     return result
 
 
-def product(*factors):
+def product(*factors, exponent=0):
     r"""The product of float64 arrays (or numbers) without intermediate overflow or underflow.
 
     .. math:: \prod_i f_i = \Big(\prod_i m_i\Big)\, 2^{\sum_i e_i},
@@ -93,14 +93,15 @@ def product(*factors):
     result once. So the product is inf or 0 only where the exact product lies
     outside float64's range. ``0 * inf`` and nan give nan, as in IEEE
     arithmetic. The error is at most half an ulp per factor after the first
-    (more only where the result is subnormal).
+    (more only where the result is subnormal). The product is further scaled
+    by ``2**exponent``, exactly.
     """
-    mantissa, exponent = np.frexp(factors[0])
+    mantissa, exponents = np.frexp(factors[0])
     mantissa = np.array(mantissa, dtype=np.float64)
-    exponent = np.array(exponent, dtype=np.int64)
+    exponents = np.array(exponents, dtype=np.int64) + exponent
     for factor in factors[1:]:
         m, e = np.frexp(factor)
         mantissa = mantissa * m
-        exponent = exponent + e
+        exponents = exponents + e
     with np.errstate(over="ignore", under="ignore"):
-        return np.ldexp(mantissa, exponent)
+        return np.ldexp(mantissa, exponents)

@@ -50,16 +50,15 @@ class Total:
     @classmethod
     def of(cls, values):
         """The sum of a float64 array (pairwise), scaled down when finite values overflow it."""
-        total = np.add.reduce(values, axis=None)
-        if np.isfinite(total) or not np.isfinite(values).all():
-            return cls(total)
-        return cls(np.add.reduce(np.ldexp(values, -SCALE), axis=None), SCALE)
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = np.add.reduce(values, axis=None)
+            if np.isfinite(total) or not np.isfinite(values).all():
+                return cls(total)
+            return cls(np.add.reduce(np.ldexp(values, -SCALE), axis=None), SCALE)
 
     @classmethod
     def combine(cls, totals):
-        """The sum of several totals (pairwise over their values)."""
-        if all(total.exponent == 0 for total in totals):
-            return cls.of(np.array([total.value for total in totals], dtype=np.float64))
+        """The sum of several totals, scaled by ``2**-SCALE`` (pairwise over their values)."""
         scaled = [np.ldexp(total.value, total.exponent - SCALE) for total in totals]
         return cls(np.add.reduce(np.array(scaled, dtype=np.float64)), SCALE)
 
@@ -109,8 +108,12 @@ def reduce_gradient(gradient, reduction, dtype, divisor=None):
     whenever loss and input have the same shape).
     """
     if reduction in ("mean", "batchmean"):
-        gradient = _divide(gradient, gradient.size if divisor is None else divisor)
-    return gradient.astype(dtype, copy=False)
+        if isinstance(divisor, Total):
+            with np.errstate(all="ignore"):
+                gradient = np.ldexp(gradient / divisor.value, -divisor.exponent)
+        else:
+            gradient = _divide(gradient, gradient.size if divisor is None else divisor)
+    return np.asarray(gradient).astype(dtype, copy=False)
 
 
 def elementwise(kernel, operands, reduction, dtype, *, temporaries=0, repair=None,
@@ -176,18 +179,9 @@ def elementwise(kernel, operands, reduction, dtype, *, temporaries=0, repair=Non
                 band.found = None
             partials.append(total)
         if positions:
-            where = np.concatenate(positions)
-            blocks = [operand.take(where) for operand in flat]
-            buffers = np.empty((temporaries + 1, where.size))
             band.exact = True
-            kernel(buffers[0], *buffers[1:], *blocks)
-            if repair is not None and not np.isfinite(buffers[0]).all():
-                _repair(buffers[0], blocks, repair)
-            if none:
-                result[where] = buffers[0]
-            else:
-                change = buffers[0] - np.concatenate(first)
-                partials.append(np.add.reduce(change[np.isfinite(change)]))
+            _band(kernel, flat, temporaries, repair, np.concatenate(positions),
+                  result if none else None, np.concatenate(first), partials)
     if none:
         return result.reshape(shape).astype(dtype, copy=False)
     total = Total.of(np.array(partials, dtype=np.float64))
@@ -196,21 +190,43 @@ def elementwise(kernel, operands, reduction, dtype, *, temporaries=0, repair=Non
     return finish(total, reduction, dtype, size, divisor)
 
 
+def _band(kernel, flat, temporaries, repair, where, result, first, partials):
+    """Evaluate ``kernel`` again (block by block) at the positions ``where``.
+
+    Into ``result`` if given; else the changes from the ``first`` values go to ``partials``.
+    """
+    for start in range(0, where.size, BLOCK):
+        chunk = slice(start, start + BLOCK)
+        blocks = [operand.take(where[chunk]) for operand in flat]
+        buffers = np.empty((temporaries + 1, blocks[0].size))
+        kernel(buffers[0], *buffers[1:], *blocks)
+        if repair is not None and not np.isfinite(buffers[0]).all():
+            _repair(buffers[0], blocks, repair)
+        if result is not None:
+            result[where[chunk]] = buffers[0]
+        else:
+            change = buffers[0] - first[chunk]
+            partials.append(np.add.reduce(change[np.isfinite(change)]))
+
+
 def _repair(out, blocks, repair):
     """Recompute the non-finite values of ``out`` with ``repair``."""
     where = np.flatnonzero(~np.isfinite(out))
     out[where] = repair(*(block[where] for block in blocks))
 
 
-def switch_off(values, weight, data):
-    """Set ``values`` to 0 where ``weight`` is 0 and ``data`` is not nan (in place; returned).
+def switch_off(values, weight, *data):
+    """Set ``values`` to 0 where ``weight`` is 0 and no ``data`` is nan (in place; returned).
 
     A weight (or target probability) of 0 switches its term off, even where the
-    term would be infinite (``0 * inf`` is taken as 0); nan in ``data`` still
-    propagates. ``weight`` may be ``None`` (nothing is switched off).
+    term would be infinite (``0 * inf`` is taken as 0); nan in any of ``data``
+    (the other factors of the term) still propagates. ``weight`` may be
+    ``None`` (nothing is switched off).
     """
     if weight is not None:
-        off = np.logical_and(np.equal(weight, 0.0), ~np.isnan(data))
+        off = np.equal(weight, 0.0)
+        for array in data:
+            off = off & ~np.isnan(array)
         values = np.asarray(values)
         values[np.broadcast_to(off, values.shape)] = 0.0
     return values

@@ -6,6 +6,7 @@ number. NaN is never rejected: like torch, lossbook lets it propagate.
 """
 
 import numbers
+import warnings
 
 import numpy as np
 
@@ -19,7 +20,7 @@ def as_float_array(value, name):
     Integers and booleans are promoted to float64; float16 is promoted to
     float32. Anything that is not a real number raises ``TypeError``.
     """
-    array = np.asarray(value)
+    array = _as_array(value, name)
     kind = array.dtype.kind
     if kind in _FLOAT_KINDS:
         if array.dtype == np.float16:
@@ -32,6 +33,18 @@ def as_float_array(value, name):
     if kind in _INTEGER_KINDS or kind == "b":
         return array.astype(np.float64)
     raise TypeError(f"{name} must contain real numbers, got dtype {array.dtype}")
+
+
+def _as_array(value, name):
+    """``numpy.asarray(value)``, with a ragged nested sequence reported as ``name``'s fault."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", np.VisibleDeprecationWarning)
+        try:
+            return np.asarray(value)
+        except (ValueError, np.VisibleDeprecationWarning):
+            raise ValueError(
+                f"{name} must be a rectangular array of numbers, got a ragged sequence"
+            ) from None
 
 
 def as_float64(value, name):
@@ -176,8 +189,10 @@ def as_class_indices(value, num_classes, ignore_index, name):
     """
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
         raise TypeError(f"ignore_index must be an integer, got {ignore_index!r}")
-    array = np.asarray(value)
+    array = _as_array(value, name)
     kind = array.dtype.kind
+    if kind in _FLOAT_KINDS and array.dtype.itemsize > 8:
+        raise TypeError(f"{name} must hold integer class indices, got dtype {array.dtype}")
     if kind in _FLOAT_KINDS:
         fractional = array != np.floor(array)
         if fractional.any():

@@ -187,7 +187,7 @@ class _Workspace:
         )
 
 
-def _softmax_parts(z, work=None):
+def _softmax_parts(z, work):
     """Compute :class:`_SoftmaxParts` for a float64 array over its first axis.
 
     The first axis is the one normalised over (it must not be empty); with
@@ -199,8 +199,6 @@ def _softmax_parts(z, work=None):
     live in it until its next use.
     """
     classes, samples = z.shape
-    if work is None:
-        work = _Workspace(classes, samples)
     _, shift, error, terms, high, kept = work.views(samples)
     with np.errstate(all="ignore"):
         maximum = np.maximum.reduce(z, axis=0, keepdims=True)
@@ -280,9 +278,7 @@ def _softmax_input(input, axis):
     if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
         raise TypeError(f"axis must be an integer, got {axis!r}")
     if not -z.ndim <= axis < z.ndim:
-        raise np.AxisError(
-            f"axis {axis} is out of range for input with {z.ndim} dimensions"
-        )
+        raise np.AxisError(axis, z.ndim)
     shape = np.moveaxis(z, axis, 0).shape
     if shape[0] == 0:
         raise ValueError(

@@ -254,8 +254,8 @@ def _bce_logits_repair(z, y, w=None):
 def _bce_logits_repair_pos_weight(z, y, r, w=None):
     """As :func:`_bce_logits_repair`, with ``pos_weight``; its product may overflow alone."""
     with np.errstate(all="ignore"):
-        positive = switch_off(product(r, y, _softplus(-z)), y, z)
-        positive = switch_off(positive, r, z)
+        positive = switch_off(product(r, y, _softplus(-z)), y, z, r)
+        positive = switch_off(positive, r, z, y)
         loss = positive + _times(1.0 - y, _softplus(z))
         return loss if w is None else _times(w, loss)
 
@@ -355,9 +355,9 @@ class _Targets:
     """
 
     def __init__(self, target, input_shape, class_axis, class_weight, ignore_index):
-        _check_index_shape(np.shape(target), input_shape, class_axis)
         num_classes = input_shape[class_axis]
         indices, self.kept = as_class_indices(target, num_classes, ignore_index, "target")
+        _check_index_shape(indices.shape, input_shape, class_axis)
         self.safe = np.where(self.kept, indices, 0)
         per_sample = 1.0 if class_weight is None else class_weight[self.safe]
         self.weight = np.where(self.kept, per_sample, 0.0)

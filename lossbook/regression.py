@@ -20,6 +20,7 @@ from ._reduction import (
     reduce,
     reduce_gradient,
     switch_off,
+    weighted,
 )
 from ._validation import (
     as_input_and_target,
@@ -62,14 +63,20 @@ def _split_difference(x, y):
     return difference, scale
 
 
+def _clip(values, bound):
+    """``values`` clipped to ``[-bound, bound]`` in place, nan kept (``numpy.clip`` may drop it)."""
+    np.minimum(values, bound, out=values)
+    return np.maximum(values, -bound, out=values)
+
+
 def _quotient(factors, divisor):
     """``prod(factors) / divisor`` (a :class:`Total`, or ``None`` for 1) without overflow."""
     with np.errstate(all="ignore"):
         if divisor is None:
             return np.asarray(product(*factors))
         mantissa, exponent = np.frexp(divisor.value)
-        scaled = product(*factors, 1.0 / mantissa)
-        return np.asarray(np.ldexp(scaled, -exponent - divisor.exponent))
+        return np.asarray(product(*factors, 1.0 / mantissa,
+                                  exponent=-int(exponent) - divisor.exponent))
 
 
 def _weight(weight, shape):
@@ -348,7 +355,7 @@ def huber_loss_grad(input, target, *, delta=1.0, weight=None, reduction="mean"):
     delta = as_positive(delta, "delta")
     difference, dtype = _difference(input, target, reduction)
     w = _weight(weight, difference.shape)
-    gradient = weighted(np.clip(difference, -delta, delta, out=difference), w)
+    gradient = weighted(_clip(difference, delta), w)
     return reduce_gradient(gradient, reduction, dtype)
 
 
@@ -444,7 +451,7 @@ def smooth_l1_loss_grad(input, target, *, beta=1.0, reduction="mean"):
     beta = as_positive(beta, "beta")
     difference, dtype = _difference(input, target, reduction)
     difference /= beta
-    gradient = np.clip(difference, -1.0, 1.0, out=difference)
+    gradient = _clip(difference, 1.0)
     return reduce_gradient(gradient, reduction, dtype)
 
 
