@@ -175,6 +175,13 @@ class _Workspace:
             (5, classes, samples)
         )
         self.kept = np.empty((classes, samples), dtype=bool)
+        self._other = None
+
+    def other(self, samples):
+        """One more ``(classes, samples)`` buffer, made on first use."""
+        if self._other is None:
+            self._other = np.empty_like(self.logits)
+        return self._other[:, :samples]
 
     def views(self, samples):
         """The buffers cut to a block of ``samples`` slices."""

@@ -15,7 +15,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from ._compensated import accurate_sum
+from ._compensated import fast_two_sum
 from ._elementary import log1p
 from ._elementary import Band, product
 from ._reduction import (
@@ -463,9 +463,9 @@ class _Logits(NamedTuple):
     class_weight_column: Optional[np.ndarray]
     """Shape ``(C, 1)``, or ``None``."""
     smoothing: float
-    weighted_target: Optional[np.ndarray]
-    """Target probabilities (smoothed, times the class weight), shaped like ``z``;
-    ``None`` for class indices."""
+    probabilities: Optional[np.ndarray]
+    """Target probabilities, classes first like ``z``; ``None`` for class indices.
+    :func:`_target_weights` smooths them and applies the class weights."""
 
     @property
     def sample_shape(self):
@@ -481,16 +481,24 @@ def _cross_entropy_operands(input, target, weight, reduction, label_smoothing):
     num_classes = x.shape[class_axis]
     class_weight = _class_weight(weight, num_classes)
     column = None if class_weight is None else class_weight[:, np.newaxis]
-    weighted_target = None
+    probabilities = None
     if np.shape(target) == x.shape:
         t, _ = as_float64(target, "target")
         check_within(t, "target", 0.0, 1.0, "class probabilities")
-        t = classes_first(t, class_axis)
-        if smoothing:
-            t = t * (1.0 - smoothing) + smoothing / num_classes
-        weighted_target = weighted(t, column)
+        probabilities = classes_first(t, class_axis)
     z = classes_first(x, class_axis)
-    return _Logits(z, x.shape, class_axis, dtype, class_weight, column, smoothing, weighted_target)
+    return _Logits(z, x.shape, class_axis, dtype, class_weight, column, smoothing, probabilities)
+
+
+def _target_weights(logits, probabilities, out):
+    """``w_c ((1 - e) t_c + e / C)`` into ``out``: the smoothed, weighted target probabilities."""
+    np.copyto(out, probabilities)
+    if logits.smoothing:
+        out *= 1.0 - logits.smoothing
+        out += logits.smoothing / logits.z.shape[0]
+    if logits.class_weight_column is not None:
+        out *= logits.class_weight_column
+    return out
 
 
 def _target_nll(parts, safe):
@@ -502,19 +510,37 @@ def _target_nll(parts, safe):
     return (parts.log_normalizer[0] - shift) + (parts.log_normalizer_error[0] - shift_error)
 
 
-def _weighted_nll(parts, weights):
-    """``sum_c a_c (-log softmax_c)`` per sample, for non-negative ``a`` (``None``: all 1)."""
-    terms = parts.negative_log_softmax()
-    if weights is not None:
-        terms = _times(weights, terms)
-    # An infinite term (a -inf logit with a target weight above 0) makes the sum
-    # inf, which accurate_sum's arithmetic would turn into nan; nan stays nan.
-    plain = np.add.reduce(terms, axis=0)
-    undefined = ~np.isfinite(plain)
+def _weighted_nll(parts, weights, work):
+    """``sum_c a_c (-log softmax_c)`` per sample, for non-negative ``a`` (``None``: all 1).
+
+    The terms ``a_c ((L - d_c) + (L_error - e_c))`` are summed like
+    ``accurate_sum``, in ``work``'s buffers.
+    """
+    samples = parts.shift.shape[1]
+    terms, high = work.views(samples)[3:5]
     with np.errstate(invalid="ignore"):
-        total = accurate_sum(terms)[0][0]  # overwrites terms
-    total[undefined] = plain[undefined]
-    return total
+        np.subtract(parts.log_normalizer, parts.shift, out=terms)
+        np.subtract(parts.log_normalizer_error, parts.shift_error, out=high)
+        np.add(terms, high, out=terms)
+        if weights is not None:
+            np.multiply(terms, weights, out=terms)
+        plain = np.add.reduce(terms, axis=0, keepdims=True)
+        undefined = ~np.isfinite(plain[0])
+        if undefined.any():
+            # An infinite term (a -inf logit) is 0 where its target weight is 0 and makes
+            # the sum inf elsewhere; accurate summation would turn inf into nan.
+            terms = parts.negative_log_softmax()
+            if weights is not None:
+                terms = _times(weights, terms)
+            plain = np.add.reduce(terms, axis=0, keepdims=True)
+            np.copyto(terms, 0.0, where=~np.isfinite(plain))
+        _, exponent = np.frexp(plain)
+        sigma = np.ldexp(1.0, exponent + 1)  # a power of two >= 2 * the sum
+        np.add(terms, sigma, out=high)
+        np.subtract(high, sigma, out=high)
+        np.subtract(terms, high, out=terms)  # the remainders, exact
+        total, _ = fast_two_sum(np.add.reduce(high, axis=0), np.add.reduce(terms, axis=0))
+    return np.where(np.isfinite(plain[0]), total, plain[0])
 
 
 def cross_entropy(
@@ -591,11 +617,12 @@ def cross_entropy(
     """
     logits = _cross_entropy_operands(input, target, weight, reduction, label_smoothing)
     samples = logits.z.shape[1]
-    if logits.weighted_target is not None:
-        loss = blockwise(
-            lambda z, t, work: _weighted_nll(softmax_parts(z, work), t),
-            np.empty(samples), logits.z, logits.weighted_target,
-        )
+    if logits.probabilities is not None:
+        def soft_losses(z, t, work):
+            parts = softmax_parts(z, work)
+            return _weighted_nll(parts, _target_weights(logits, t, work.other(z.shape[1])), work)
+
+        loss = blockwise(soft_losses, np.empty(samples), logits.z, logits.probabilities)
         return reduce(loss.reshape(logits.sample_shape), reduction, logits.dtype)
     targets = _Targets(
         target, logits.input_shape, logits.class_axis, logits.class_weight, ignore_index
@@ -604,7 +631,8 @@ def cross_entropy(
     if logits.smoothing:
         def losses(z, safe, work):
             parts = softmax_parts(z, work)
-            return _target_nll(parts, safe), _weighted_nll(parts, logits.class_weight_column)
+            return _target_nll(parts, safe), _weighted_nll(parts, logits.class_weight_column,
+                                                            work)
 
         nll, smooth = blockwise(losses, np.empty((2, samples)), logits.z, safe)
         share = logits.smoothing / logits.z.shape[0]
@@ -644,8 +672,10 @@ def cross_entropy_grad(
         Shape and dtype of ``input``.
     """
     logits = _cross_entropy_operands(input, target, weight, reduction, label_smoothing)
-    weighted_target, divisor = logits.weighted_target, logits.z.shape[1]
-    if weighted_target is None:
+    divisor = logits.z.shape[1]
+    if logits.probabilities is not None:
+        weighted_target = _target_weights(logits, logits.probabilities, np.empty(logits.z.shape))
+    else:
         targets = _Targets(
             target, logits.input_shape, logits.class_axis, logits.class_weight, ignore_index
         )
