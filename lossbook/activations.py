@@ -294,9 +294,20 @@ def _softmax_input(input, axis):
     return _classes_first(z, axis), shape, dtype
 
 
-def _restore(result, shape, axis, dtype):
-    """Undo :func:`_classes_first` on a result whose classes-first shape is ``shape``."""
-    return np.moveaxis(result.reshape(shape), 0, axis).astype(dtype, copy=False)
+def _output(shape):
+    """An array for results of classes-first ``shape``, laid out with the classes last.
+
+    Returns the array (shape ``shape[1:] + shape[:1]``, C-contiguous, as a caller
+    expects from a softmax over the last axis) and its classes-first view of
+    shape ``(classes, slices)``, which :func:`_blockwise` fills.
+    """
+    rows = np.empty(shape[1:] + shape[:1])
+    return rows, np.moveaxis(rows, -1, 0).reshape(shape[0], -1)
+
+
+def _restore(rows, axis, dtype):
+    """The array made by :func:`_output`, with its classes moved to ``axis``, in ``dtype``."""
+    return np.moveaxis(rows, -1, axis).astype(dtype, copy=False)
 
 
 def softmax(input, axis=-1):
@@ -334,10 +345,9 @@ def softmax(input, axis=-1):
         If ``axis`` is out of range (a ``ValueError`` and an ``IndexError``).
     """
     z, shape, dtype = _softmax_input(input, axis)
-    probabilities = _blockwise(
-        lambda block, work: _softmax_parts(block, work).softmax(), np.empty(z.shape), z
-    )
-    return _restore(probabilities, shape, axis, dtype)
+    rows, out = _output(shape)
+    _blockwise(lambda block, work: _softmax_parts(block, work).softmax(), out, z)
+    return _restore(rows, axis, dtype)
 
 
 def log_softmax(input, axis=-1):
@@ -372,11 +382,9 @@ def log_softmax(input, axis=-1):
         If ``axis`` is out of range (a ``ValueError`` and an ``IndexError``).
     """
     z, shape, dtype = _softmax_input(input, axis)
-    negative = _blockwise(
-        lambda block, work: _softmax_parts(block, work).negative_log_softmax(),
-        np.empty(z.shape), z,
-    )
-    return _restore(np.negative(negative, out=negative), shape, axis, dtype)
+    rows, out = _output(shape)
+    _blockwise(lambda block, work: _softmax_parts(block, work).negative_log_softmax(), out, z)
+    return _restore(np.negative(rows, out=rows), axis, dtype)
 
 
 def logsumexp(input, axis=-1):

@@ -8,7 +8,10 @@ derivative of the reduced loss with respect to ``input``, shaped like
 ``input``; for ``reduction="none"`` it is the gradient of the sum of the losses.
 
 A target probability of 0 switches its term off: :math:`0 \\cdot \\log 0` is
-taken to be 0, the limit, as in the definition of entropy.
+taken to be 0, the limit, as in the definition of entropy. So does a weight of
+0, and either does so even against an infinite term (a logit of ``-inf``, a
+prediction of exactly 0 or 1), where torch's arithmetic says ``0 * inf = nan``.
+nan in any argument still propagates to the losses it enters.
 """
 
 from typing import NamedTuple, Optional
@@ -41,9 +44,9 @@ from ._validation import (
 from .activations import (
     _blockwise as blockwise,
     _classes_first as classes_first,
+    _output,
     _sigmoid as stable_sigmoid,
     _softmax_parts as softmax_parts,
-    _softplus_tail as softplus_tail,
 )
 
 
@@ -689,13 +692,13 @@ def cross_entropy_grad(
             uniform = np.full((1, 1), logits.smoothing / logits.z.shape[0])
             uniform = weighted(uniform, logits.class_weight_column)
             weighted_target += targets.kept.reshape(1, -1) * uniform
-    gradient = blockwise(
+    rows, out = _output(logits.z.shape[:1] + logits.sample_shape)
+    blockwise(
         lambda z, a, work: softmax_parts(z, work).softmax() * a.sum(axis=0, keepdims=True) - a,
-        np.empty_like(logits.z), logits.z, weighted_target,
+        out, logits.z, weighted_target,
     )
-    gradient = reduce_gradient(gradient, reduction, logits.dtype, divisor)
-    classes_first_shape = (gradient.shape[0],) + logits.sample_shape
-    return np.moveaxis(gradient.reshape(classes_first_shape), 0, logits.class_axis)
+    gradient = reduce_gradient(rows, reduction, logits.dtype, divisor)
+    return np.moveaxis(gradient, -1, logits.class_axis)
 
 
 def kl_div(input, target, *, reduction="mean", log_target=False):

@@ -17,7 +17,6 @@ from ._reduction import (
     Total,
     check_reduction,
     elementwise,
-    reduce,
     reduce_gradient,
     switch_off,
     weighted,
@@ -397,8 +396,12 @@ def smooth_l1_loss(input, target, *, beta=1.0, reduction="mean"):
     """
     beta = as_positive(beta, "beta")
     x, y, dtype = _operands(input, target, reduction)
-    return elementwise(_smooth_l1_kernel(beta), [x, y], reduction, dtype, temporaries=2,
-                       repair=_with_weight(None, _smooth_l1_repair(beta), None)[2])
+    if beta == 1.0:  # Huber's loss itself, one division fewer
+        kernel, repair = _huber_kernel(1.0), _huber_repair(1.0)
+    else:
+        kernel, repair = _smooth_l1_kernel(beta), _smooth_l1_repair(beta)
+    return elementwise(kernel, [x, y], reduction, dtype, temporaries=2,
+                       repair=_with_weight(None, repair, None)[2])
 
 
 def _smooth_l1_kernel(beta):
