@@ -205,11 +205,13 @@ def as_class_indices(value, num_classes, ignore_index, name):
             f"{name} must hold integer class indices, got dtype {array.dtype}"
         )
     kept = array != ignore_index
-    out_of_range = kept & ((array < 0) | (array >= num_classes))
-    if out_of_range.any():
-        raise ValueError(
-            f"{name} holds class index {array[out_of_range].flat[0]!r}, outside "
-            f"[0, {num_classes - 1}] for {num_classes} classes "
-            f"(and not ignore_index={ignore_index})"
-        )
-    return array.astype(np.int64), kept
+    # Fast path: when every entry is a class, none can be out of range.
+    if array.size and not (array.min() >= 0 and array.max() < num_classes):
+        out_of_range = kept & ((array < 0) | (array >= num_classes))
+        if out_of_range.any():
+            raise ValueError(
+                f"{name} holds class index {array[out_of_range].flat[0]!r}, outside "
+                f"[0, {num_classes - 1}] for {num_classes} classes "
+                f"(and not ignore_index={ignore_index})"
+            )
+    return array.astype(np.int64, copy=False), kept

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._compensated import fast_two_sum, two_sum
+from ._compensated import accurate_sum, two_sum
 from ._elementary import log1p
 from ._validation import as_float64
 
@@ -233,19 +233,15 @@ def _softmax_parts(z, work):
 
 
 def _tail(shift, error, terms, high, kept):
-    """``T = sum exp(d) (1 + e)`` over the kept entries, as ``hi + lo`` (``accurate_sum``)."""
+    """``T = sum exp(d) (1 + e)`` over the kept entries, as ``hi + lo`` (``accurate_sum``).
+
+    ``exp(d + e) = exp(d) (1 + e)`` to first order, as ``|e| < 1e-13``: the
+    shift errors are relative errors of the terms.
+    """
     np.exp(shift, out=terms)
     np.multiply(terms, kept, out=terms)
     estimate = np.add.reduce(terms, axis=0, keepdims=True)
-    _, exponent = np.frexp(estimate)
-    sigma = np.ldexp(1.0, exponent + 1)  # a power of two >= 2 * estimate
-    np.add(terms, sigma, out=high)
-    np.subtract(high, sigma, out=high)
-    np.subtract(terms, high, out=terms)  # the remainders, exact
-    high_sum = np.add.reduce(high, axis=0, keepdims=True)
-    np.multiply(high, error, out=high)  # t * e with t's high part standing in for t
-    np.add(terms, high, out=terms)
-    return fast_two_sum(high_sum, np.add.reduce(terms, axis=0, keepdims=True))
+    return accurate_sum(terms, high, estimate, relative_errors=error)
 
 
 _BLOCK = 8192

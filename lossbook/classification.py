@@ -18,7 +18,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from ._compensated import fast_two_sum
+from ._compensated import accurate_sum
 from ._elementary import log1p
 from ._elementary import Band, product
 from ._reduction import (
@@ -56,8 +56,11 @@ def _times(coefficient, values):
     ``values`` must be a fresh array of the result's shape: it is overwritten.
     """
     values = np.asarray(values)  # a 0-d result of a ufunc is a scalar, which cannot be written to
-    # Only an infinite value is switched off: nan stays nan, as 0 * nan is.
-    np.copyto(values, 0.0, where=(coefficient == 0) & np.isinf(values))
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.add.reduce(values, axis=None)
+    if not np.isfinite(total):
+        # Only an infinite value is switched off: nan stays nan, as 0 * nan is.
+        np.copyto(values, 0.0, where=(coefficient == 0) & np.isinf(values))
     values *= coefficient
     return values
 
@@ -361,13 +364,25 @@ class _Targets:
         num_classes = input_shape[class_axis]
         indices, self.kept = as_class_indices(target, num_classes, ignore_index, "target")
         _check_index_shape(indices.shape, input_shape, class_axis)
-        self.safe = np.where(self.kept, indices, 0)
-        per_sample = 1.0 if class_weight is None else class_weight[self.safe]
-        self.weight = np.where(self.kept, per_sample, 0.0)
+        everything = self.kept.all()
+        self.unweighted = bool(everything) and class_weight is None
+        """Whether every weight is 1 (no class weights, nothing ignored)."""
+        self.safe = indices if everything else np.where(self.kept, indices, 0)
+        if class_weight is None:
+            self.weight = self.kept.astype(np.float64)
+        else:
+            self.weight = class_weight.take(self.safe)
+            if not everything:
+                self.weight[~self.kept] = 0.0
         self.total_weight = self.weight.sum()
 
     def pick(self, values, class_axis=0):
         """The entries of ``values`` at the target classes, along ``class_axis``."""
+        if values.ndim == 2 and class_axis == 1:
+            classes = values.shape[1]
+            index = np.arange(0, values.size, classes)
+            index += self.safe
+            return values.ravel().take(index)
         index = np.expand_dims(self.safe, class_axis)
         return np.take_along_axis(values, index, axis=class_axis).squeeze(class_axis)
 
@@ -432,7 +447,9 @@ def nll_loss(input, target, *, weight=None, ignore_index=-100, reduction="mean")
         is unknown.
     """
     x, class_axis, dtype, targets = _nll_operands(input, target, weight, ignore_index, reduction)
-    loss = _times(targets.weight, -targets.pick(x, class_axis))
+    loss = np.negative(targets.pick(x, class_axis))
+    if not targets.unweighted:
+        loss = _times(targets.weight, loss)
     return reduce(loss, reduction, dtype, targets.total_weight)
 
 
@@ -537,12 +554,7 @@ def _weighted_nll(parts, weights, work):
                 terms = _times(weights, terms)
             plain = np.add.reduce(terms, axis=0, keepdims=True)
             np.copyto(terms, 0.0, where=~np.isfinite(plain))
-        _, exponent = np.frexp(plain)
-        sigma = np.ldexp(1.0, exponent + 1)  # a power of two >= 2 * the sum
-        np.add(terms, sigma, out=high)
-        np.subtract(high, sigma, out=high)
-        np.subtract(terms, high, out=terms)  # the remainders, exact
-        total, _ = fast_two_sum(np.add.reduce(high, axis=0), np.add.reduce(terms, axis=0))
+        total = accurate_sum(terms, high, plain)[0][0]
     return np.where(np.isfinite(plain[0]), total, plain[0])
 
 

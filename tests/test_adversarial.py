@@ -514,6 +514,21 @@ def test_empty_batches_of_classes(name):
     assert np.isnan(getattr(F, name)(t(np.empty((0, 3))), t(np.empty(0, dtype=np.int64))))
 
 
+@pytest.mark.parametrize("shape, weighted", [((3,), False), ((4, 3, 2), True), ((2, 3, 2, 2), False)])
+def test_unbatched_and_spatial_class_indices_match_torch(shape, weighted):
+    """(C,) and (N, C, d1, ...) inputs: nll_loss and cross_entropy pick along the class axis."""
+    rng = np.random.default_rng(5)
+    logits = rng.normal(size=shape)
+    labels = rng.integers(0, 3, shape[:1] if len(shape) == 1 else shape[:1] + shape[2:])
+    labels = labels[0] if len(shape) == 1 else labels
+    weight = CLASS_WEIGHT if weighted else None
+    for name in ("nll_loss", "cross_entropy"):
+        ours = getattr(lb, name)(logits, labels, weight=weight, reduction="none")
+        theirs = getattr(F, name)(t(logits), t(labels),
+                                  weight=None if weight is None else t(weight), reduction="none")
+        np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-14)
+
+
 def test_empty_softmax_slices():
     """Zero slices of 3 classes give zero results; zero classes is an error naming input."""
     assert lb.softmax(np.empty((0, 3))).shape == (0, 3)
