@@ -55,7 +55,7 @@ class Band:
         np.greater_equal(x, _SERIES_BAND[0], out=low)
         np.less_equal(x, _SERIES_BAND[1], out=high)
         np.logical_and(low, high, out=low)
-        found = np.flatnonzero(low)
+        found = low.nonzero()[0]
         self.found = found if found.size else None
         return out
 

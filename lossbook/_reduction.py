@@ -23,8 +23,8 @@ import math
 import numpy as np
 
 REDUCTIONS = ("none", "mean", "sum")
-BLOCK = 16384
-"""Elements per block: 64 KiB per buffer, so that a kernel's buffers share the L2 cache."""
+BLOCK = 32768
+"""Elements per block: 256 KiB per buffer, so that a kernel's few buffers share the L2 cache."""
 SCALE = 128
 """A sum that overflows is redone on values times ``2**-SCALE``."""
 

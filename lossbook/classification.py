@@ -274,30 +274,30 @@ against the scalar 0 (numpy 1.23 has no fast loop for a scalar operand there).""
 def _bce_logits_kernel(band, pos_weight=False):
     r"""The loss of :func:`binary_cross_entropy_with_logits` for one block.
 
-    With :math:`P = \max(-z, 0)`, :math:`N = \max(z, 0) = z + P` and the tail
-    :math:`\log(1 + e^{-|z|})`, :math:`\operatorname{softplus}(-z) = P + \text{tail}` and
-    :math:`\operatorname{softplus}(z) = N + \text{tail}`. Without ``pos_weight``
-    the loss is :math:`\text{tail} + y P + (1 - y) N`: one of :math:`P, N` is 0,
+    With :math:`Q = \min(z, 0)`, :math:`N = \max(z, 0) = z - Q`, :math:`-|z| = Q - N`
+    (all exact) and the tail :math:`\log(1 + e^{-|z|})`,
+    :math:`\operatorname{softplus}(-z) = \text{tail} - Q` and
+    :math:`\operatorname{softplus}(z) = \text{tail} + N`. Without ``pos_weight``
+    the loss is :math:`\text{tail} - y Q + (1 - y) N`: one of :math:`Q, N` is 0,
     so no term cancels another.
     """
     def kernel(out, tail, other, complement, z, y, *r):
-        np.absolute(z, out=tail)
-        np.negative(tail, out=tail)
+        np.minimum(z, _ZEROS[: out.size], out=out)  # Q
+        np.subtract(z, out, out=other)  # N
+        np.subtract(out, other, out=tail)  # -|z|
         np.exp(tail, out=tail)
         band.log1p(tail, out=tail)
-        np.negative(z, out=out)
-        np.maximum(out, _ZEROS[: out.size], out=out)  # P
-        np.add(z, out, out=other)  # N
         np.subtract(1.0, y, out=complement)
         if pos_weight:
-            np.add(out, tail, out=out)
+            np.subtract(tail, out, out=out)
             np.multiply(out, r[0], out=out)
             np.add(other, tail, out=other)
-        np.multiply(out, y, out=out)
+            np.multiply(out, y, out=out)
+        else:
+            np.multiply(out, y, out=out)
+            np.subtract(tail, out, out=out)
         np.multiply(other, complement, out=other)
         np.add(out, other, out=out)
-        if not pos_weight:
-            np.add(out, tail, out=out)
 
     return kernel
 
