@@ -24,6 +24,7 @@ from ._elementary import Band, product
 from ._reduction import (
     BLOCK,
     REDUCTIONS,
+    Total,
     check_reduction,
     elementwise,
     reduce,
@@ -368,21 +369,29 @@ class _Targets:
         self.unweighted = bool(everything) and class_weight is None
         """Whether every weight is 1 (no class weights, nothing ignored)."""
         self.safe = indices if everything else np.where(self.kept, indices, 0)
-        if class_weight is None:
-            self.weight = self.kept.astype(np.float64)
-        else:
-            self.weight = class_weight.take(self.safe)
-            if not everything:
-                self.weight[~self.kept] = 0.0
-        self.total_weight = self.weight.sum()
+        self._class_weight = class_weight
+        self._weight = None
+        self.total_weight = (
+            float(self.kept.size) if self.unweighted else Total.of(self.weight.ravel()).float()
+        )
+
+    @property
+    def weight(self):
+        """The weight of each target's class (1 without class weights), 0 where ignored."""
+        if self._weight is None:
+            if self._class_weight is None:
+                self._weight = self.kept.astype(np.float64)
+            else:
+                self._weight = self._class_weight.take(self.safe)
+                self._weight[~self.kept] = 0.0
+        return self._weight
 
     def pick(self, values, class_axis=0):
         """The entries of ``values`` at the target classes, along ``class_axis``."""
         if values.ndim == 2 and class_axis == 1:
-            classes = values.shape[1]
-            index = np.arange(0, values.size, classes)
+            index = np.arange(0, values.size, values.shape[1])
             index += self.safe
-            return values.ravel().take(index)
+            return values.ravel()[index]
         index = np.expand_dims(self.safe, class_axis)
         return np.take_along_axis(values, index, axis=class_axis).squeeze(class_axis)
 
