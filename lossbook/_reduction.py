@@ -141,28 +141,30 @@ def elementwise(kernel, operands, reduction, dtype, *, temporaries=0, repair=Non
         undefined product such as ``0 * inf`` that the loss defines as 0.
     divisor : float or Total, optional
         The divisor of ``"mean"`` (default: the number of elements).
-    band : lossbook._elementary.Band, optional
-        The kernel's ``log1p``; the elements it notes are evaluated again at
-        the end with the exact ``log1p``, and their values (or, for a sum,
-        the changes in their values) replace the first ones.
+    band : type, optional
+        :class:`lossbook._elementary.Band`, for a kernel that takes ``log1p``
+        from its keyword argument ``band`` (an instance made here): the
+        elements it notes are evaluated again at the end with the exact
+        ``log1p``, and their values (or, for a sum, the changes in their
+        values) replace the first ones.
     """
     shape = operands[0].shape
     flat = [np.ravel(operand) for operand in operands]
     size = flat[0].size
-    length = min(size, BLOCK)
-    buffers = list(np.empty((temporaries + 1, length)))
     none = reduction == "none"
     result = np.empty(size) if none else None
-    partials, scaled, positions, first = [], [], [], []
+
+    sums, scaled, positions, first = [], [], [], []
+    buffers = list(np.empty((temporaries + 1, min(size, BLOCK))))
+    notes = band() if band is not None else None
     with np.errstate(all="ignore"):
         for start in range(0, size, BLOCK):
-            stop = start + BLOCK
-            if stop > size:
-                stop = size
+            stop = min(start + BLOCK, size)
+            if stop - start < BLOCK:
                 buffers = [buffer[: stop - start] for buffer in buffers]
             blocks = [operand[start:stop] for operand in flat]
             out = result[start:stop] if none else buffers[0]
-            kernel(out, *buffers[1:], *blocks)
+            kernel(out, *buffers[1:], *blocks, **({} if notes is None else {"band": notes}))
             total = np.add.reduce(out)
             if not math.isfinite(total):
                 if repair is not None:
@@ -170,27 +172,25 @@ def elementwise(kernel, operands, reduction, dtype, *, temporaries=0, repair=Non
                 total = Total.of(out)
                 if total.exponent:
                     scaled.append(total.value)
-                    total = 0.0
-                else:
-                    total = total.value
-            if band is not None and band.found is not None:
-                positions.append(band.found + start)
-                first.append(out.take(band.found))
-                band.found = None
-            partials.append(total)
+                total = 0.0 if total.exponent else total.value
+            if notes is not None and notes.found is not None:
+                positions.append(notes.found + start)
+                first.append(out.take(notes.found))
+                notes.found = None
+            sums.append(total)
         if positions:
-            band.exact = True
+            notes.exact = True
             _band(kernel, flat, temporaries, repair, np.concatenate(positions),
-                  result if none else None, np.concatenate(first), partials)
+                  result if none else None, np.concatenate(first), sums, notes)
     if none:
         return result.reshape(shape).astype(dtype, copy=False)
-    total = Total.of(np.array(partials, dtype=np.float64))
+    total = Total.of(np.array(sums, dtype=np.float64))
     if scaled:
         total = Total.combine([total, Total(np.add.reduce(scaled), SCALE)])
     return finish(total, reduction, dtype, size, divisor)
 
 
-def _band(kernel, flat, temporaries, repair, where, result, first, partials):
+def _band(kernel, flat, temporaries, repair, where, result, first, partials, notes):
     """Evaluate ``kernel`` again (block by block) at the positions ``where``.
 
     Into ``result`` if given; else the changes from the ``first`` values go to ``partials``.
@@ -199,7 +199,7 @@ def _band(kernel, flat, temporaries, repair, where, result, first, partials):
         chunk = slice(start, start + BLOCK)
         blocks = [operand.take(where[chunk]) for operand in flat]
         buffers = np.empty((temporaries + 1, blocks[0].size))
-        kernel(buffers[0], *buffers[1:], *blocks)
+        kernel(buffers[0], *buffers[1:], *blocks, band=notes)
         if repair is not None and not np.isfinite(buffers[0]).all():
             _repair(buffers[0], blocks, repair)
         if result is not None:

@@ -137,8 +137,8 @@ def _weighted_kernel(kernel, operands, weight):
         return operands, kernel
     weight = np.broadcast_to(weight, operands[0].shape)
 
-    def weighted_kernel(out, *arguments):
-        kernel(out, *arguments[:-1])
+    def weighted_kernel(out, *arguments, **band):
+        kernel(out, *arguments[:-1], **band)
         np.multiply(out, arguments[-1], out=out)
 
     return [*operands, weight], weighted_kernel
@@ -233,17 +233,16 @@ def binary_cross_entropy_with_logits(
     """
     z, y, w, dtype = _binary_operands(input, target, weight, reduction, probabilities=False)
     r = as_broadcast_weight(pos_weight, "pos_weight", z.shape)
-    band = Band()
     if r is None:
-        operands, kernel = _weighted_kernel(_bce_logits_kernel(band), [z, y], w)
+        operands, kernel = _weighted_kernel(_bce_logits_kernel(), [z, y], w)
         repair = _bce_logits_repair
     else:
         operands, kernel = _weighted_kernel(
-            _bce_logits_kernel(band, pos_weight=True), [z, y, np.broadcast_to(r, z.shape)], w
+            _bce_logits_kernel(pos_weight=True), [z, y, np.broadcast_to(r, z.shape)], w
         )
         repair = _bce_logits_repair_pos_weight
     return elementwise(kernel, operands, reduction, dtype, temporaries=3, repair=repair,
-                       band=band)
+                       band=Band)
 
 
 def _softplus(z):
@@ -272,7 +271,7 @@ _ZEROS = np.zeros(BLOCK)
 against the scalar 0 (numpy 1.23 has no fast loop for a scalar operand there)."""
 
 
-def _bce_logits_kernel(band, pos_weight=False):
+def _bce_logits_kernel(pos_weight=False):
     r"""The loss of :func:`binary_cross_entropy_with_logits` for one block.
 
     With :math:`Q = \min(z, 0)`, :math:`N = \max(z, 0) = z - Q`, :math:`-|z| = Q - N`
@@ -282,7 +281,7 @@ def _bce_logits_kernel(band, pos_weight=False):
     the loss is :math:`\text{tail} - y Q + (1 - y) N`: one of :math:`Q, N` is 0,
     so no term cancels another.
     """
-    def kernel(out, tail, other, complement, z, y, *r):
+    def kernel(out, tail, other, complement, z, y, *r, band):
         np.minimum(z, _ZEROS[: out.size], out=out)  # Q
         np.subtract(z, out, out=other)  # N
         np.subtract(out, other, out=tail)  # -|z|

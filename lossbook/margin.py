@@ -55,18 +55,15 @@ def _hinge_kernel(margin, squared):
     return kernel
 
 
-def _soft_margin_kernel(band):
+def _soft_margin_kernel(out, tail, x, y, band):
     """``softplus(-y x) = log(1 + e^-|x|) - min(y x, 0)`` for one block (``|y x| = |x|``)."""
-    def kernel(out, tail, x, y):
-        np.absolute(x, out=tail)
-        np.negative(tail, out=tail)
-        np.exp(tail, out=tail)
-        band.log1p(tail, out=tail)
-        np.multiply(y, x, out=out)
-        np.minimum(out, _ZEROS[: out.size], out=out)
-        np.subtract(tail, out, out=out)
-
-    return kernel
+    np.absolute(x, out=tail)
+    np.negative(tail, out=tail)
+    np.exp(tail, out=tail)
+    band.log1p(tail, out=tail)
+    np.multiply(y, x, out=out)
+    np.minimum(out, _ZEROS[: out.size], out=out)
+    np.subtract(tail, out, out=out)
 
 
 def soft_margin_loss(input, target, *, reduction="mean"):
@@ -101,9 +98,7 @@ def soft_margin_loss(input, target, *, reduction="mean"):
         +1, or ``reduction`` is unknown.
     """
     x, y, dtype = _operands(input, target, reduction)
-    band = Band()
-    return elementwise(_soft_margin_kernel(band), [x, y], reduction, dtype, temporaries=1,
-                       band=band)
+    return elementwise(_soft_margin_kernel, [x, y], reduction, dtype, temporaries=1, band=Band)
 
 
 def soft_margin_loss_grad(input, target, *, reduction="mean"):

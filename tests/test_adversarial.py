@@ -768,12 +768,13 @@ def test_versions_rejects_what_is_not_a_name(packages):
 
 
 def log_softmax_exact(row):
-    """log softmax with mpmath, row of float64 (some may be -inf)."""
+    """log softmax with mpmath, as (z - m) - log1p(sum of the other exp(z_j - m)): 60 digits
+    of log(1 + tiny) would lose the tiny term's digits (row of float64, some may be -inf)."""
     values = [exact(v) for v in row]
-    finite = [v for v in values if not mp.isinf(v)]
-    top = max(finite)
-    total = mp.fsum(mp.exp(v - top) for v in finite)
-    return [(v - top) - mp.log(total) if not mp.isinf(v) else -mp.inf for v in values]
+    top = max(range(len(values)), key=lambda j: values[j])
+    rest = mp.fsum(mp.exp(v - values[top]) for j, v in enumerate(values) if j != top)
+    return [(v - values[top]) - mp.log1p(rest) if not mp.isinf(v) else -mp.inf
+            for v in values]
 
 
 logit = st.floats(-60.0, 60.0, allow_nan=False)
