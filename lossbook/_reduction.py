@@ -19,6 +19,7 @@ returned whenever it fits.
 """
 
 import math
+import threading
 
 import numpy as np
 
@@ -27,6 +28,27 @@ BLOCK = 32768
 """Elements per block: 256 KiB per buffer, so that a kernel's few buffers share the L2 cache."""
 SCALE = 128
 """A sum that overflows is redone on values times ``2**-SCALE``."""
+
+
+_CACHE = threading.local()
+
+
+def scratch(name, shape, dtype=np.float64):
+    """A scratch array of ``shape`` kept between calls (one per thread and ``name``).
+
+    Fresh arrays of a few hundred KiB come from ``mmap`` and are page-faulted in
+    on every call, which costs as much as a pass over them; the losses' block
+    buffers and the softmax workspaces are therefore reused from call to call.
+    The array's contents are garbage, and it is only valid until the next call
+    with the same ``name`` in the same thread: callers must not keep it, nor
+    hand it out.
+    """
+    arrays = _CACHE.__dict__.setdefault("arrays", {})
+    array = arrays.get(name)
+    size = math.prod(shape)
+    if array is None or array.size < size or array.dtype != dtype:
+        array = arrays[name] = np.empty(size, dtype)
+    return array[:size].reshape(shape)
 
 
 def check_reduction(reduction, allowed=REDUCTIONS):
@@ -155,7 +177,7 @@ def elementwise(kernel, operands, reduction, dtype, *, temporaries=0, repair=Non
     result = np.empty(size) if none else None
 
     sums, scaled, positions, first = [], [], [], []
-    buffers = list(np.empty((temporaries + 1, min(size, BLOCK))))
+    buffers = list(scratch("elementwise", (temporaries + 1, min(size, BLOCK))))
     notes = band() if band is not None else None
     with np.errstate(all="ignore"):
         for start in range(0, size, BLOCK):

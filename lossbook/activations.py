@@ -17,6 +17,7 @@ import numpy as np
 
 from ._compensated import accurate_sum, two_sum
 from ._elementary import log1p
+from ._reduction import scratch
 from ._validation import as_float64
 
 
@@ -171,16 +172,16 @@ class _Workspace:
     """
 
     def __init__(self, classes, samples):
-        self.logits, self.shift, self.shift_error, self.terms, self.high = np.empty(
-            (5, classes, samples)
+        self.logits, self.shift, self.shift_error, self.terms, self.high = scratch(
+            "softmax", (5, classes, samples)
         )
-        self.kept = np.empty((classes, samples), dtype=bool)
+        self.kept = scratch("softmax kept", (classes, samples), dtype=bool)
         self._other = None
 
     def other(self, samples):
         """One more ``(classes, samples)`` buffer, made on first use."""
         if self._other is None:
-            self._other = np.empty_like(self.logits)
+            self._other = scratch("softmax other", self.logits.shape)
         return self._other[:, :samples]
 
     def views(self, samples):

@@ -27,6 +27,7 @@ from ._reduction import (
     Total,
     check_reduction,
     elementwise,
+    scratch,
     reduce,
     reduce_gradient,
     switch_off,
@@ -385,12 +386,15 @@ class _Targets:
                 self._weight[~self.kept] = 0.0
         return self._weight
 
-    def pick(self, values, class_axis=0):
-        """The entries of ``values`` at the target classes, along ``class_axis``."""
+    def pick(self, values, class_axis=0, out=None):
+        """The entries of ``values`` at the target classes, along ``class_axis`` (into ``out``)."""
         if values.ndim == 2 and class_axis == 1:
-            index = np.arange(0, values.size, values.shape[1])
+            samples, classes = values.shape
+            index = scratch("pick", (samples,), np.intp)
+            np.multiply(np.arange(samples), classes, out=index)
             index += self.safe
-            return values.ravel()[index]
+            # mode="wrap" (the indices are all valid) lets take write into out unbuffered.
+            return values.ravel().take(index, out=out, mode="wrap")
         index = np.expand_dims(self.safe, class_axis)
         return np.take_along_axis(values, index, axis=class_axis).squeeze(class_axis)
 
@@ -455,7 +459,8 @@ def nll_loss(input, target, *, weight=None, ignore_index=-100, reduction="mean")
         is unknown.
     """
     x, class_axis, dtype, targets = _nll_operands(input, target, weight, ignore_index, reduction)
-    loss = np.negative(targets.pick(x, class_axis))
+    out = None if reduction == "none" else scratch("nll_loss", targets.safe.shape)
+    loss = np.negative(targets.pick(x, class_axis, out=out), out=out)
     if not targets.unweighted:
         loss = _times(targets.weight, loss)
     return reduce(loss, reduction, dtype, targets.total_weight)
