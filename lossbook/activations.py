@@ -1,6 +1,6 @@
 """Activation functions in forms that neither overflow nor lose digits.
 
-The softmax family shares one computation, :func:`_softmax_parts`: with
+The softmax family shares one private computation, ``_softmax_parts``: with
 ``m`` the largest logit of a slice, every logit is shifted to ``d = z - m <= 0``
 (so ``exp`` cannot overflow) and the normaliser is written as
 ``1 + T`` with ``T`` the sum of ``exp(d)`` over every logit but the largest,
@@ -165,7 +165,7 @@ class _SoftmaxParts(NamedTuple):
 
 
 class _Workspace:
-    """Buffers for :func:`_softmax_parts` on blocks of up to ``samples`` slices of ``classes`` logits.
+    """Buffers for :func:`_softmax_parts`: blocks of up to ``samples`` slices of ``classes``.
 
     Reusing them block after block keeps the work in the CPU cache and spares
     numpy an allocation (and page faults) for each of its dozen steps.
@@ -269,7 +269,7 @@ def _blockwise(function, out, *arrays):
 
 
 def _classes_first(array, axis):
-    """``array`` as a C-contiguous ``(classes, slices)`` array, the layout :func:`_blockwise` uses."""
+    """``array`` as ``(classes, slices)``, a view where it can be (:func:`_blockwise` takes it)."""
     array = np.moveaxis(array, axis, 0)
     return array.reshape(array.shape[0], -1)
 

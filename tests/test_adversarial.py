@@ -135,7 +135,7 @@ BAD_VALUES = {
 @pytest.mark.parametrize("kind", BAD_VALUES)
 @pytest.mark.parametrize("name, argument", array_arguments(ALL))
 def test_non_numeric_arrays_are_type_errors_naming_the_argument(name, argument, kind):
-    """Text, None, objects, complex and other non-real dtypes raise TypeError naming the argument."""
+    """Text, None, objects, complex and other non-real dtypes: a TypeError naming the argument."""
     value = BAD_VALUES[kind]
     if value is None and argument in ("weight", "pos_weight"):
         pytest.skip("None is the documented default of an optional weight")
@@ -514,7 +514,9 @@ def test_empty_batches_of_classes(name):
     assert np.isnan(getattr(F, name)(t(np.empty((0, 3))), t(np.empty(0, dtype=np.int64))))
 
 
-@pytest.mark.parametrize("shape, weighted", [((3,), False), ((4, 3, 2), True), ((2, 3, 2, 2), False)])
+@pytest.mark.parametrize(
+    "shape, weighted", [((3,), False), ((4, 3, 2), True), ((2, 3, 2, 2), False)]
+)
 def test_unbatched_and_spatial_class_indices_match_torch(shape, weighted):
     """(C,) and (N, C, d1, ...) inputs: nll_loss and cross_entropy pick along the class axis."""
     rng = np.random.default_rng(5)
@@ -738,30 +740,6 @@ def test_log1p_band_is_fixed_in_every_block():
     assert_within_2ulp(logits[sample], expected)
     total = lb.soft_margin_loss(x[sample], signs[sample], reduction="sum")
     assert_within_2ulp(total, [mp.fsum(expected)])
-
-
-# ------------------------------------------------------------------ versions
-
-
-def test_versions_of_one_name():
-    """versions("numpy") is one package, not five letters."""
-    table = lb.versions("numpy")
-    assert list(table.index) == ["python", "numpy"]
-    assert table.loc["numpy", "version"] == np.__version__
-
-
-def test_versions_of_an_iterable():
-    """Any iterable of names, in order (a generator included)."""
-    table = lb.versions(name for name in ("torch", "numpy"))
-    assert list(table.index) == ["python", "torch", "numpy"]
-    assert table.loc["torch", "version"] == torch.__version__
-
-
-@pytest.mark.parametrize("packages", [5, None, [b"numpy"], ["numpy", 3]])
-def test_versions_rejects_what_is_not_a_name(packages):
-    """A TypeError that names the argument."""
-    with pytest.raises(TypeError, match="packages"):
-        lb.versions(packages)
 
 
 # ------------------------------------------------------- property tests
