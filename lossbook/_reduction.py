@@ -51,6 +51,36 @@ def scratch(name, shape, dtype=np.float64):
     return array[:size].reshape(shape)
 
 
+_STAGGER = 40
+"""Elements (320 bytes) between consecutive buffers of :func:`staggered`."""
+
+
+def staggered(name, count, length):
+    """``count`` scratch buffers of ``length`` whose addresses differ modulo 4 KiB.
+
+    Buffers that start at the same offset within a 4 KiB page (as separately
+    ``mmap``-ed arrays do) make the CPU mistake a store to one for a store to
+    the other ("4K aliasing") and stall the loads that follow: a kernel that
+    reads one buffer while writing another ran at a third of its speed. So the
+    buffers are cut from one array with ``_STAGGER`` elements between them
+    (and before the first, which keeps it off the inputs' offset too).
+    """
+    step = length + _STAGGER
+    flat = scratch(name, (count * step + _STAGGER,))
+    return [flat[_STAGGER + row * step:][:length] for row in range(count)]
+
+
+def constant(value):
+    """A block of ``value`` (``BLOCK`` elements, staggered like :func:`staggered`'s buffers).
+
+    ``numpy.minimum`` and ``numpy.maximum`` against an array are several times
+    faster than against a scalar (numpy 1.23 has no fast loop for a scalar
+    operand there), so kernels compare with such a block.
+    """
+    offset = _STAGGER // 2
+    return np.full(BLOCK + offset, value)[offset:]
+
+
 def check_reduction(reduction, allowed=REDUCTIONS):
     """Raise ``ValueError`` unless ``reduction`` is one of ``allowed``."""
     if not isinstance(reduction, str) or reduction not in allowed:
@@ -177,7 +207,7 @@ def elementwise(kernel, operands, reduction, dtype, *, temporaries=0, repair=Non
     result = np.empty(size) if none else None
 
     sums, scaled, positions, first = [], [], [], []
-    buffers = list(scratch("elementwise", (temporaries + 1, min(size, BLOCK))))
+    buffers = staggered("elementwise", temporaries + 1, min(size, BLOCK))
     notes = band() if band is not None else None
     with np.errstate(all="ignore"):
         for start in range(0, size, BLOCK):

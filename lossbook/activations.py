@@ -17,7 +17,7 @@ import numpy as np
 
 from ._compensated import accurate_sum, two_sum
 from ._elementary import log1p
-from ._reduction import scratch
+from ._reduction import scratch, staggered
 from ._validation import as_float64
 
 
@@ -172,16 +172,14 @@ class _Workspace:
     """
 
     def __init__(self, classes, samples):
-        self.logits, self.shift, self.shift_error, self.terms, self.high = scratch(
-            "softmax", (5, classes, samples)
+        buffers = staggered("softmax", 6, classes * samples)
+        self.logits, self.shift, self.shift_error, self.terms, self.high, self._other = (
+            buffer.reshape(classes, samples) for buffer in buffers
         )
         self.kept = scratch("softmax kept", (classes, samples), dtype=bool)
-        self._other = None
 
     def other(self, samples):
-        """One more ``(classes, samples)`` buffer, made on first use."""
-        if self._other is None:
-            self._other = scratch("softmax other", self.logits.shape)
+        """One more ``(classes, samples)`` buffer."""
         return self._other[:, :samples]
 
     def views(self, samples):

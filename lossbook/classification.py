@@ -22,10 +22,10 @@ from ._compensated import accurate_sum
 from ._elementary import log1p
 from ._elementary import Band, product
 from ._reduction import (
-    BLOCK,
     REDUCTIONS,
     Total,
     check_reduction,
+    constant,
     elementwise,
     scratch,
     reduce,
@@ -267,9 +267,7 @@ def _bce_logits_repair_pos_weight(z, y, r, w=None):
         return loss if w is None else _times(w, loss)
 
 
-_ZEROS = np.zeros(BLOCK)
-"""A block of zeros: ``numpy.maximum`` against an array is several times faster than
-against the scalar 0 (numpy 1.23 has no fast loop for a scalar operand there)."""
+_ZEROS = constant(0.0)
 
 
 def _bce_logits_kernel(pos_weight=False):

@@ -11,13 +11,11 @@ reduced loss with respect to ``input``, shaped like ``input``; for
 import numpy as np
 
 from ._elementary import Band
-from ._reduction import BLOCK, check_reduction, elementwise, reduce_gradient
+from ._reduction import check_reduction, constant, elementwise, reduce_gradient
 from ._validation import as_input_and_target, as_real, check_signed_labels
 from .activations import _sigmoid
 
-_ZEROS = np.zeros(BLOCK)
-"""A block of zeros: ``numpy.maximum`` against an array is several times faster than
-against the scalar 0 (numpy 1.23 has no fast loop for a scalar operand there)."""
+_ZEROS = constant(0.0)
 
 
 def _operands(input, target, reduction):

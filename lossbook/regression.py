@@ -13,9 +13,9 @@ import numpy as np
 from ._compensated import two_sum
 from ._elementary import product
 from ._reduction import (
-    BLOCK,
     Total,
     check_reduction,
+    constant,
     elementwise,
     reduce_gradient,
     switch_off,
@@ -263,7 +263,7 @@ def _huber_kernel(delta):
     as the two-branch textbook form. ``m`` and ``m/2`` are kept apart, so a
     subnormal ``delta`` (whose half is rounded) still gives the right product.
     """
-    limit = np.full(BLOCK, delta)
+    limit = constant(delta)
 
     def kernel(out, bound, half, x, y):
         np.subtract(x, y, out=out)
@@ -411,7 +411,7 @@ def _smooth_l1_kernel(beta):
     ``|d| - beta/2`` whatever ``beta`` (even subnormal); in the quadratic part
     ``(|d| / beta) (|d| / 2)`` cannot overflow where the loss does not.
     """
-    limit = np.full(BLOCK, beta)
+    limit = constant(beta)
 
     def kernel(out, bound, ratio, x, y):
         np.subtract(x, y, out=out)
