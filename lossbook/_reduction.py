@@ -51,6 +51,15 @@ def scratch(name, shape, dtype=np.float64):
     return array[:size].reshape(shape)
 
 
+def remembered(key, make):
+    """``make()``, kept from the last call with the same ``key`` (one per thread)."""
+    memory = _CACHE.__dict__.setdefault("remembered", {})
+    if key not in memory:
+        memory.clear()
+        memory[key] = make()
+    return memory[key]
+
+
 _STAGGER = 40
 """Elements (320 bytes) between consecutive buffers of :func:`staggered`."""
 

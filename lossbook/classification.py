@@ -27,6 +27,7 @@ from ._reduction import (
     check_reduction,
     constant,
     elementwise,
+    remembered,
     scratch,
     reduce,
     reduce_gradient,
@@ -351,6 +352,12 @@ def _check_index_shape(target_shape, input_shape, class_axis):
     )
 
 
+def _row_starts(samples, classes):
+    """``arange(samples) * classes``: where each row starts in the flattened ``(N, C)`` input."""
+    return remembered(("row starts", samples, classes),
+                      lambda: np.multiply(np.arange(samples), classes))
+
+
 class _Targets:
     """Validated class-index targets with their per-sample weights.
 
@@ -384,15 +391,13 @@ class _Targets:
                 self._weight[~self.kept] = 0.0
         return self._weight
 
-    def pick(self, values, class_axis=0, out=None):
-        """The entries of ``values`` at the target classes, along ``class_axis`` (into ``out``)."""
+    def pick(self, values, class_axis=0):
+        """The entries of ``values`` at the target classes, along ``class_axis``."""
         if values.ndim == 2 and class_axis == 1:
             samples, classes = values.shape
             index = scratch("pick", (samples,), np.intp)
-            np.multiply(np.arange(samples), classes, out=index)
-            index += self.safe
-            # mode="wrap" (the indices are all valid) lets take write into out unbuffered.
-            return values.ravel().take(index, out=out, mode="wrap")
+            np.add(_row_starts(samples, classes), self.safe, out=index)
+            return values.ravel()[index]  # fancy indexing: twice as fast as take here
         index = np.expand_dims(self.safe, class_axis)
         return np.take_along_axis(values, index, axis=class_axis).squeeze(class_axis)
 
@@ -457,8 +462,8 @@ def nll_loss(input, target, *, weight=None, ignore_index=-100, reduction="mean")
         is unknown.
     """
     x, class_axis, dtype, targets = _nll_operands(input, target, weight, ignore_index, reduction)
-    out = None if reduction == "none" else scratch("nll_loss", targets.safe.shape)
-    loss = np.negative(targets.pick(x, class_axis, out=out), out=out)
+    loss = targets.pick(x, class_axis)
+    loss = np.negative(loss, out=np.asarray(loss))
     if not targets.unweighted:
         loss = _times(targets.weight, loss)
     return reduce(loss, reduction, dtype, targets.total_weight)
