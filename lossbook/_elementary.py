@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from ._reduction import staggered
+
 # numpy >= 1.22 evaluates float64 log1p with vectorised AVX-512 kernels where the
 # CPU has them. Measured against mpmath they are within 0.55 eps (eps = 2**-52)
 # for |x| < 2**-6, within 1.3 eps for negative x and above 2**-4, but up to
@@ -42,16 +44,13 @@ class Band:
     def __init__(self):
         self.exact = False
         self.found = None
-        self._flags = None
 
     def log1p(self, x, out):
         """``out = log1p(x)``: exactly with ``exact`` set, else numpy's, noting the band."""
         if self.exact:
             return log1p(x, out=out)
         np.log1p(x, out=out)
-        if self._flags is None or self._flags.shape[1] < x.size:
-            self._flags = np.empty((2, x.size), dtype=bool)
-        low, high = self._flags[:, : x.size]
+        low, high = staggered("band", 2, x.size, dtype=bool)
         np.greater_equal(x, _SERIES_BAND[0], out=low)
         np.less_equal(x, _SERIES_BAND[1], out=high)
         np.logical_and(low, high, out=low)

@@ -41,42 +41,53 @@ def scratch(name, shape, dtype=np.float64):
     buffers and the softmax workspaces are therefore reused from call to call.
     The array's contents are garbage, and it is only valid until the next call
     with the same ``name`` in the same thread: callers must not keep it, nor
-    hand it out.
+    hand it out. Arrays over ``KEEP`` bytes are not kept (a fresh one is
+    returned), so the memory held stays small whatever the inputs.
     """
     arrays = _CACHE.__dict__.setdefault("arrays", {})
     array = arrays.get(name)
     size = math.prod(shape)
     if array is None or array.size < size or array.dtype != dtype:
-        array = arrays[name] = np.empty(size, dtype)
+        array = np.empty(size, dtype)
+        if array.nbytes <= KEEP:
+            arrays[name] = array
     return array[:size].reshape(shape)
+
+
+KEEP = 2**23
+"""The largest scratch array (8 MiB) that :func:`scratch` and :func:`remembered` keep."""
 
 
 def remembered(key, make):
     """``make()``, kept from the last call with the same ``key`` (one per thread)."""
     memory = _CACHE.__dict__.setdefault("remembered", {})
-    if key not in memory:
-        memory.clear()
-        memory[key] = make()
-    return memory[key]
+    if key in memory:
+        return memory[key]
+    value = make()
+    memory.clear()
+    if value.nbytes <= KEEP:
+        memory[key] = value
+    return value
 
 
-_STAGGER = 40
-"""Elements (320 bytes) between consecutive buffers of :func:`staggered`."""
+_STAGGER = 320
+"""Bytes between consecutive buffers of :func:`staggered`."""
 
 
-def staggered(name, count, length):
+def staggered(name, count, length, dtype=np.float64):
     """``count`` scratch buffers of ``length`` whose addresses differ modulo 4 KiB.
 
     Buffers that start at the same offset within a 4 KiB page (as separately
     ``mmap``-ed arrays do) make the CPU mistake a store to one for a store to
     the other ("4K aliasing") and stall the loads that follow: a kernel that
     reads one buffer while writing another ran at a third of its speed. So the
-    buffers are cut from one array with ``_STAGGER`` elements between them
-    (and before the first, which keeps it off the inputs' offset too).
+    buffers are cut from one array with ``_STAGGER`` bytes between them (and
+    before the first, which keeps it off the inputs' offset too).
     """
-    step = length + _STAGGER
-    flat = scratch(name, (count * step + _STAGGER,))
-    return [flat[_STAGGER + row * step:][:length] for row in range(count)]
+    gap = _STAGGER // np.dtype(dtype).itemsize
+    step = length + gap
+    flat = scratch(name, (count * step + gap,), dtype)
+    return [flat[gap + row * step:][:length] for row in range(count)]
 
 
 def constant(value):
@@ -86,7 +97,7 @@ def constant(value):
     faster than against a scalar (numpy 1.23 has no fast loop for a scalar
     operand there), so kernels compare with such a block.
     """
-    offset = _STAGGER // 2
+    offset = _STAGGER // 16  # half a stagger, in float64 elements
     return np.full(BLOCK + offset, value)[offset:]
 
 

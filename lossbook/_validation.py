@@ -10,6 +10,8 @@ import warnings
 
 import numpy as np
 
+from ._reduction import staggered
+
 _FLOAT_KINDS = "f"
 _INTEGER_KINDS = "iu"
 
@@ -136,6 +138,17 @@ def check_within(array, name, low, high, meaning):
 
 def check_signed_labels(array, name):
     """Raise ``ValueError`` unless every element of ``array`` is -1 or +1 (or NaN)."""
+    flat = np.ravel(array)
+    buffers = staggered("labels", 2, min(flat.size, 2**16), dtype=bool)
+    for start in range(0, flat.size, 2**16):  # in blocks that stay in the cache
+        block = flat[start:start + 2**16]
+        wrong, other = (buffer[: block.size] for buffer in buffers)
+        np.not_equal(block, 1.0, out=wrong)
+        np.not_equal(block, -1.0, out=other)
+        if np.logical_and(wrong, other, out=wrong).any():
+            break
+    else:
+        return
     wrong = array != 1.0
     wrong &= array != -1.0
     if wrong.any():
