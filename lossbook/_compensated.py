@@ -53,8 +53,8 @@ def fast_two_sum(a, b):
     return s, b - (s - a)
 
 
-def accurate_sum(terms, axis=0, relative_errors=None):
-    r"""Sum non-negative ``terms`` along ``axis`` as ``hi + lo``, nearly exactly.
+def accurate_sum(terms, high, estimate, relative_errors=None):
+    r"""Sum non-negative ``terms`` over their first axis as ``hi + lo``, nearly exactly.
 
     .. math:: \mathrm{hi} + \mathrm{lo} = \sum_i t_i (1 + \delta_i)
         \quad \text{to a relative } 4 n^2 \varepsilon^2
@@ -69,18 +69,20 @@ def accurate_sum(terms, axis=0, relative_errors=None):
     :math:`\mathrm{ulp}(\sigma)/2`) are too small for their own rounding to
     matter. ``hi`` is therefore the correctly rounded sum, up to that bound.
 
-    ``terms`` is overwritten (with the remainders), which saves a temporary.
-    Both results keep ``axis`` with length 1.
+    ``estimate`` is the plain sum over the first axis (with that axis kept,
+    length 1), which the callers have already. ``terms`` is overwritten (with
+    the remainders) and ``high``, of the same shape, is scratch: the sum runs
+    in the caller's buffers. Both results keep the first axis with length 1.
     """
-    estimate = terms.sum(axis=axis, keepdims=True)
     _, exponent = np.frexp(estimate)
     sigma = np.ldexp(1.0, exponent + 1)  # a power of two >= 2 * estimate
-    high = terms + sigma
-    high -= sigma
-    remainders = np.subtract(terms, high, out=terms)
-    high_sum = high.sum(axis=axis, keepdims=True)
+    np.add(terms, sigma, out=high)
+    np.subtract(high, sigma, out=high)
+    np.subtract(terms, high, out=terms)  # the remainders, exact
+    high_sum = np.add.reduce(high, axis=0, keepdims=True)
     if relative_errors is not None:
         # t * delta, with t's high part standing in for t: the difference is
         # below ulp(sigma) * delta, far under the bound above.
-        remainders += np.multiply(high, relative_errors, out=high)
-    return fast_two_sum(high_sum, remainders.sum(axis=axis, keepdims=True))
+        np.multiply(high, relative_errors, out=high)
+        np.add(terms, high, out=terms)
+    return fast_two_sum(high_sum, np.add.reduce(terms, axis=0, keepdims=True))

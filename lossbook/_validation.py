@@ -6,8 +6,11 @@ number. NaN is never rejected: like torch, lossbook lets it propagate.
 """
 
 import numbers
+import warnings
 
 import numpy as np
+
+from ._reduction import staggered
 
 _FLOAT_KINDS = "f"
 _INTEGER_KINDS = "iu"
@@ -19,7 +22,7 @@ def as_float_array(value, name):
     Integers and booleans are promoted to float64; float16 is promoted to
     float32. Anything that is not a real number raises ``TypeError``.
     """
-    array = np.asarray(value)
+    array = _as_array(value, name)
     kind = array.dtype.kind
     if kind in _FLOAT_KINDS:
         if array.dtype == np.float16:
@@ -32,6 +35,18 @@ def as_float_array(value, name):
     if kind in _INTEGER_KINDS or kind == "b":
         return array.astype(np.float64)
     raise TypeError(f"{name} must contain real numbers, got dtype {array.dtype}")
+
+
+def _as_array(value, name):
+    """``numpy.asarray(value)``, with a ragged nested sequence reported as ``name``'s fault."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", np.VisibleDeprecationWarning)
+        try:
+            return np.asarray(value)
+        except (ValueError, np.VisibleDeprecationWarning):
+            raise ValueError(
+                f"{name} must be a rectangular array of numbers, got a ragged sequence"
+            ) from None
 
 
 def as_float64(value, name):
@@ -123,6 +138,17 @@ def check_within(array, name, low, high, meaning):
 
 def check_signed_labels(array, name):
     """Raise ``ValueError`` unless every element of ``array`` is -1 or +1 (or NaN)."""
+    flat = np.ravel(array)
+    buffers = staggered("labels", 2, min(flat.size, 2**16), dtype=bool)
+    for start in range(0, flat.size, 2**16):  # in blocks that stay in the cache
+        block = flat[start:start + 2**16]
+        wrong, other = (buffer[: block.size] for buffer in buffers)
+        np.not_equal(block, 1.0, out=wrong)
+        np.not_equal(block, -1.0, out=other)
+        if np.logical_and(wrong, other, out=wrong).any():
+            break
+    else:
+        return
     wrong = array != 1.0
     wrong &= array != -1.0
     if wrong.any():
@@ -176,8 +202,10 @@ def as_class_indices(value, num_classes, ignore_index, name):
     """
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
         raise TypeError(f"ignore_index must be an integer, got {ignore_index!r}")
-    array = np.asarray(value)
+    array = _as_array(value, name)
     kind = array.dtype.kind
+    if kind in _FLOAT_KINDS and array.dtype.itemsize > 8:
+        raise TypeError(f"{name} must hold integer class indices, got dtype {array.dtype}")
     if kind in _FLOAT_KINDS:
         fractional = array != np.floor(array)
         if fractional.any():
@@ -190,11 +218,13 @@ def as_class_indices(value, num_classes, ignore_index, name):
             f"{name} must hold integer class indices, got dtype {array.dtype}"
         )
     kept = array != ignore_index
-    out_of_range = kept & ((array < 0) | (array >= num_classes))
-    if out_of_range.any():
-        raise ValueError(
-            f"{name} holds class index {array[out_of_range].flat[0]!r}, outside "
-            f"[0, {num_classes - 1}] for {num_classes} classes "
-            f"(and not ignore_index={ignore_index})"
-        )
-    return array.astype(np.int64), kept
+    # Fast path: when every entry is a class, none can be out of range.
+    if array.size and not (array.min() >= 0 and array.max() < num_classes):
+        out_of_range = kept & ((array < 0) | (array >= num_classes))
+        if out_of_range.any():
+            raise ValueError(
+                f"{name} holds class index {array[out_of_range].flat[0]!r}, outside "
+                f"[0, {num_classes - 1}] for {num_classes} classes "
+                f"(and not ignore_index={ignore_index})"
+            )
+    return array.astype(np.int64, copy=False), kept

@@ -8,7 +8,10 @@ derivative of the reduced loss with respect to ``input``, shaped like
 ``input``; for ``reduction="none"`` it is the gradient of the sum of the losses.
 
 A target probability of 0 switches its term off: :math:`0 \\cdot \\log 0` is
-taken to be 0, the limit, as in the definition of entropy.
+taken to be 0, the limit, as in the definition of entropy. So does a weight of
+0, and either does so even against an infinite term (a logit of ``-inf``, a
+prediction of exactly 0 or 1), where torch's arithmetic says ``0 * inf = nan``.
+nan in any argument still propagates to the losses it enters.
 """
 
 from typing import NamedTuple, Optional
@@ -17,7 +20,20 @@ import numpy as np
 
 from ._compensated import accurate_sum
 from ._elementary import log1p
-from ._reduction import REDUCTIONS, check_reduction, reduce, reduce_gradient, weighted
+from ._elementary import Band, product
+from ._reduction import (
+    REDUCTIONS,
+    Total,
+    check_reduction,
+    constant,
+    elementwise,
+    remembered,
+    scratch,
+    reduce,
+    reduce_gradient,
+    switch_off,
+    weighted,
+)
 from ._validation import (
     as_broadcast_weight,
     as_class_indices,
@@ -29,11 +45,11 @@ from ._validation import (
     check_within,
 )
 from .activations import (
-    blockwise,
-    classes_first,
-    softmax_parts,
-    softplus_tail,
-    stable_sigmoid,
+    _blockwise as blockwise,
+    _classes_first as classes_first,
+    _output,
+    _sigmoid as stable_sigmoid,
+    _softmax_parts as softmax_parts,
 )
 
 
@@ -43,7 +59,11 @@ def _times(coefficient, values):
     ``values`` must be a fresh array of the result's shape: it is overwritten.
     """
     values = np.asarray(values)  # a 0-d result of a ufunc is a scalar, which cannot be written to
-    np.copyto(values, 0.0, where=coefficient == 0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.add.reduce(values, axis=None)
+    if not np.isfinite(total):
+        # Only an infinite value is switched off: nan stays nan, as 0 * nan is.
+        np.copyto(values, 0.0, where=(coefficient == 0) & np.isinf(values))
     values *= coefficient
     return values
 
@@ -109,15 +129,45 @@ def binary_cross_entropy(input, target, *, weight=None, reduction="mean"):
         is unknown.
     """
     p, y, w, dtype = _binary_operands(input, target, weight, reduction, probabilities=True)
-    # log(0) = -inf: a prediction of exactly 0 for an outcome that occurs is an infinite loss.
-    with np.errstate(divide="ignore"):
-        log_p = np.log(p)
-        log_q = np.negative(p, out=np.empty_like(p))
-        log1p(log_q, out=log_q)
-    loss = _times(y, log_p)
-    loss += _times(1.0 - y, log_q)
-    np.negative(loss, out=loss)
-    return reduce(weighted(loss, w), reduction, dtype)
+    operands, kernel = _weighted_kernel(_bce_kernel, [p, y], w)
+    return elementwise(kernel, operands, reduction, dtype, temporaries=2, repair=_bce_repair)
+
+
+def _weighted_kernel(kernel, operands, weight):
+    """The operands and kernel of a loss, times an optional weight that broadcasts to them."""
+    if weight is None:
+        return operands, kernel
+    weight = np.broadcast_to(weight, operands[0].shape)
+
+    def weighted_kernel(out, *arguments, **band):
+        kernel(out, *arguments[:-1], **band)
+        np.multiply(out, arguments[-1], out=out)
+
+    return [*operands, weight], weighted_kernel
+
+
+def _bce_kernel(out, other, complement, p, y):
+    """``-(y log p + (1 - y) log1p(-p))``; ``0 * log 0`` comes out nan, for the repair.
+
+    ``log1p`` only sees ``-p <= 0``, where numpy's is accurate (see ``_elementary``).
+    """
+    np.log(p, out=out)
+    np.multiply(out, y, out=out)
+    np.negative(p, out=other)
+    np.log1p(other, out=other)
+    np.subtract(1.0, y, out=complement)
+    np.multiply(other, complement, out=other)
+    np.add(out, other, out=out)
+    np.negative(out, out=out)
+
+
+def _bce_repair(p, y, w=None):
+    """The loss where ``log 0`` met a target weight of 0 (which switches its term off)."""
+    with np.errstate(all="ignore"):
+        first = _times(y, np.log(p))
+        second = _times(1.0 - y, log1p(-p))
+        loss = -(first + second)
+        return loss if w is None else _times(w, loss)
 
 
 def binary_cross_entropy_grad(input, target, *, weight=None, reduction="mean"):
@@ -185,18 +235,71 @@ def binary_cross_entropy_with_logits(
     """
     z, y, w, dtype = _binary_operands(input, target, weight, reduction, probabilities=False)
     r = as_broadcast_weight(pos_weight, "pos_weight", z.shape)
-    # softplus(-z) = max(-z, 0) + tail and softplus(z) = max(z, 0) + tail, built in
-    # place (fewer temporaries run faster), with max(z, 0) = z + max(-z, 0) exactly.
-    tail = softplus_tail(z)
-    positive_term = np.negative(z, out=np.empty_like(z))
-    np.maximum(positive_term, 0.0, out=positive_term)
-    negative_term = z + positive_term
-    positive_term += tail
-    positive_term *= weighted(y, r)
-    negative_term += tail
-    negative_term *= np.subtract(1.0, y, out=tail)
-    positive_term += negative_term
-    return reduce(weighted(positive_term, w), reduction, dtype)
+    if r is None:
+        operands, kernel = _weighted_kernel(_bce_logits_kernel(), [z, y], w)
+        repair = _bce_logits_repair
+    else:
+        operands, kernel = _weighted_kernel(
+            _bce_logits_kernel(pos_weight=True), [z, y, np.broadcast_to(r, z.shape)], w
+        )
+        repair = _bce_logits_repair_pos_weight
+    return elementwise(kernel, operands, reduction, dtype, temporaries=3, repair=repair,
+                       band=Band)
+
+
+def _softplus(z):
+    """``log(1 + e^z)`` for a float64 array (``numpy.log1p`` of the tail is enough here)."""
+    return np.maximum(z, 0.0) + np.log1p(np.exp(-np.absolute(z)))
+
+
+def _bce_logits_repair(z, y, w=None):
+    """The loss where an infinite logit met a target weight of 0 (which switches it off)."""
+    with np.errstate(all="ignore"):
+        loss = _times(y, _softplus(-z)) + _times(1.0 - y, _softplus(z))
+        return loss if w is None else _times(w, loss)
+
+
+def _bce_logits_repair_pos_weight(z, y, r, w=None):
+    """As :func:`_bce_logits_repair`, with ``pos_weight``; its product may overflow alone."""
+    with np.errstate(all="ignore"):
+        positive = switch_off(product(r, y, _softplus(-z)), y, z, r)
+        positive = switch_off(positive, r, z, y)
+        loss = positive + _times(1.0 - y, _softplus(z))
+        return loss if w is None else _times(w, loss)
+
+
+_ZEROS = constant(0.0)
+
+
+def _bce_logits_kernel(pos_weight=False):
+    r"""The loss of :func:`binary_cross_entropy_with_logits` for one block.
+
+    With :math:`Q = \min(z, 0)`, :math:`N = \max(z, 0) = z - Q`, :math:`-|z| = Q - N`
+    (all exact) and the tail :math:`\log(1 + e^{-|z|})`,
+    :math:`\operatorname{softplus}(-z) = \text{tail} - Q` and
+    :math:`\operatorname{softplus}(z) = \text{tail} + N`. Without ``pos_weight``
+    the loss is :math:`\text{tail} - y Q + (1 - y) N`: one of :math:`Q, N` is 0,
+    so no term cancels another.
+    """
+    def kernel(out, tail, other, complement, z, y, *r, band):
+        np.minimum(z, _ZEROS[: out.size], out=out)  # Q
+        np.subtract(z, out, out=other)  # N
+        np.subtract(out, other, out=tail)  # -|z|
+        np.exp(tail, out=tail)
+        band.log1p(tail, out=tail)
+        np.subtract(1.0, y, out=complement)
+        if pos_weight:
+            np.subtract(tail, out, out=out)
+            np.multiply(out, r[0], out=out)
+            np.add(other, tail, out=other)
+            np.multiply(out, y, out=out)
+        else:
+            np.multiply(out, y, out=out)
+            np.subtract(tail, out, out=out)
+        np.multiply(other, complement, out=other)
+        np.add(out, other, out=out)
+
+    return kernel
 
 
 def binary_cross_entropy_with_logits_grad(
@@ -249,6 +352,12 @@ def _check_index_shape(target_shape, input_shape, class_axis):
     )
 
 
+def _row_starts(samples, classes):
+    """``arange(samples) * classes``: where each row starts in the flattened ``(N, C)`` input."""
+    return remembered(("row starts", samples, classes),
+                      lambda: np.multiply(np.arange(samples), classes))
+
+
 class _Targets:
     """Validated class-index targets with their per-sample weights.
 
@@ -258,16 +367,37 @@ class _Targets:
     """
 
     def __init__(self, target, input_shape, class_axis, class_weight, ignore_index):
-        _check_index_shape(np.shape(target), input_shape, class_axis)
         num_classes = input_shape[class_axis]
         indices, self.kept = as_class_indices(target, num_classes, ignore_index, "target")
-        self.safe = np.where(self.kept, indices, 0)
-        per_sample = 1.0 if class_weight is None else class_weight[self.safe]
-        self.weight = np.where(self.kept, per_sample, 0.0)
-        self.total_weight = self.weight.sum()
+        _check_index_shape(indices.shape, input_shape, class_axis)
+        everything = self.kept.all()
+        self.unweighted = bool(everything) and class_weight is None
+        """Whether every weight is 1 (no class weights, nothing ignored)."""
+        self.safe = indices if everything else np.where(self.kept, indices, 0)
+        self._class_weight = class_weight
+        self._weight = None
+        self.total_weight = (
+            float(self.kept.size) if self.unweighted else Total.of(self.weight.ravel()).float()
+        )
+
+    @property
+    def weight(self):
+        """The weight of each target's class (1 without class weights), 0 where ignored."""
+        if self._weight is None:
+            if self._class_weight is None:
+                self._weight = self.kept.astype(np.float64)
+            else:
+                self._weight = self._class_weight.take(self.safe)
+                self._weight[~self.kept] = 0.0
+        return self._weight
 
     def pick(self, values, class_axis=0):
         """The entries of ``values`` at the target classes, along ``class_axis``."""
+        if values.ndim == 2 and class_axis == 1:
+            samples, classes = values.shape
+            index = scratch("pick", (samples,), np.intp)
+            np.add(_row_starts(samples, classes), self.safe, out=index)
+            return values.ravel()[index]  # fancy indexing: twice as fast as take here
         index = np.expand_dims(self.safe, class_axis)
         return np.take_along_axis(values, index, axis=class_axis).squeeze(class_axis)
 
@@ -332,7 +462,10 @@ def nll_loss(input, target, *, weight=None, ignore_index=-100, reduction="mean")
         is unknown.
     """
     x, class_axis, dtype, targets = _nll_operands(input, target, weight, ignore_index, reduction)
-    loss = _times(targets.weight, -targets.pick(x, class_axis))
+    loss = targets.pick(x, class_axis)
+    loss = np.negative(loss, out=np.asarray(loss))
+    if not targets.unweighted:
+        loss = _times(targets.weight, loss)
     return reduce(loss, reduction, dtype, targets.total_weight)
 
 
@@ -366,9 +499,9 @@ class _Logits(NamedTuple):
     class_weight_column: Optional[np.ndarray]
     """Shape ``(C, 1)``, or ``None``."""
     smoothing: float
-    weighted_target: Optional[np.ndarray]
-    """Target probabilities (smoothed, times the class weight), shaped like ``z``;
-    ``None`` for class indices."""
+    probabilities: Optional[np.ndarray]
+    """Target probabilities, classes first like ``z``; ``None`` for class indices.
+    :func:`_target_weights` smooths them and applies the class weights."""
 
     @property
     def sample_shape(self):
@@ -384,31 +517,61 @@ def _cross_entropy_operands(input, target, weight, reduction, label_smoothing):
     num_classes = x.shape[class_axis]
     class_weight = _class_weight(weight, num_classes)
     column = None if class_weight is None else class_weight[:, np.newaxis]
-    weighted_target = None
+    probabilities = None
     if np.shape(target) == x.shape:
         t, _ = as_float64(target, "target")
         check_within(t, "target", 0.0, 1.0, "class probabilities")
-        t = classes_first(t, class_axis)
-        if smoothing:
-            t = t * (1.0 - smoothing) + smoothing / num_classes
-        weighted_target = weighted(t, column)
+        probabilities = classes_first(t, class_axis)
     z = classes_first(x, class_axis)
-    return _Logits(z, x.shape, class_axis, dtype, class_weight, column, smoothing, weighted_target)
+    return _Logits(z, x.shape, class_axis, dtype, class_weight, column, smoothing, probabilities)
+
+
+def _target_weights(logits, probabilities, out):
+    """``w_c ((1 - e) t_c + e / C)`` into ``out``: the smoothed, weighted target probabilities."""
+    np.copyto(out, probabilities)
+    if logits.smoothing:
+        out *= 1.0 - logits.smoothing
+        out += logits.smoothing / logits.z.shape[0]
+    if logits.class_weight_column is not None:
+        out *= logits.class_weight_column
+    return out
 
 
 def _target_nll(parts, safe):
     """``-log softmax`` at the target classes: ``(L - d_y) + (L_error - d_y_error)``."""
-    index = safe[np.newaxis]
-    shift = np.take_along_axis(parts.shift, index, axis=0)[0]
-    shift_error = np.take_along_axis(parts.shift_error, index, axis=0)[0]
+    samples = safe.size
+    index = safe * samples + np.arange(samples)  # into the (C, samples) arrays, flattened
+    shift = parts.shift.take(index)
+    shift_error = parts.shift_error.take(index)
     return (parts.log_normalizer[0] - shift) + (parts.log_normalizer_error[0] - shift_error)
 
 
-def _weighted_nll(parts, weights):
-    """``sum_c a_c (-log softmax_c)`` per sample, for non-negative ``a`` (``None``: all 1)."""
-    terms = parts.negative_log_softmax()
-    total, _ = accurate_sum(terms if weights is None else _times(weights, terms))
-    return total[0]
+def _weighted_nll(parts, weights, work):
+    """``sum_c a_c (-log softmax_c)`` per sample, for non-negative ``a`` (``None``: all 1).
+
+    The terms ``a_c ((L - d_c) + (L_error - e_c))`` are summed like
+    ``accurate_sum``, in ``work``'s buffers.
+    """
+    samples = parts.shift.shape[1]
+    terms, high = work.views(samples)[3:5]
+    with np.errstate(invalid="ignore"):
+        np.subtract(parts.log_normalizer, parts.shift, out=terms)
+        np.subtract(parts.log_normalizer_error, parts.shift_error, out=high)
+        np.add(terms, high, out=terms)
+        if weights is not None:
+            np.multiply(terms, weights, out=terms)
+        plain = np.add.reduce(terms, axis=0, keepdims=True)
+        undefined = ~np.isfinite(plain[0])
+        if undefined.any():
+            # An infinite term (a -inf logit) is 0 where its target weight is 0 and makes
+            # the sum inf elsewhere; accurate summation would turn inf into nan.
+            terms = parts.negative_log_softmax()
+            if weights is not None:
+                terms = _times(weights, terms)
+            plain = np.add.reduce(terms, axis=0, keepdims=True)
+            np.copyto(terms, 0.0, where=~np.isfinite(plain))
+        total = accurate_sum(terms, high, plain)[0][0]
+    return np.where(np.isfinite(plain[0]), total, plain[0])
 
 
 def cross_entropy(
@@ -485,28 +648,31 @@ def cross_entropy(
     """
     logits = _cross_entropy_operands(input, target, weight, reduction, label_smoothing)
     samples = logits.z.shape[1]
-    if logits.weighted_target is not None:
-        loss = blockwise(
-            lambda z, t: _weighted_nll(softmax_parts(z), t),
-            np.empty(samples), logits.z, logits.weighted_target,
-        )
+    if logits.probabilities is not None:
+        def soft_losses(z, t, work):
+            parts = softmax_parts(z, work)
+            return _weighted_nll(parts, _target_weights(logits, t, work.other(z.shape[1])), work)
+
+        loss = blockwise(soft_losses, np.empty(samples), logits.z, logits.probabilities)
         return reduce(loss.reshape(logits.sample_shape), reduction, logits.dtype)
     targets = _Targets(
         target, logits.input_shape, logits.class_axis, logits.class_weight, ignore_index
     )
     safe, weights = targets.safe.reshape(-1), targets.weight.reshape(-1)
     if logits.smoothing:
-        def losses(z, safe):
-            parts = softmax_parts(z)
-            return _target_nll(parts, safe), _weighted_nll(parts, logits.class_weight_column)
+        def losses(z, safe, work):
+            parts = softmax_parts(z, work)
+            return _target_nll(parts, safe), _weighted_nll(parts, logits.class_weight_column,
+                                                            work)
 
         nll, smooth = blockwise(losses, np.empty((2, samples)), logits.z, safe)
         share = logits.smoothing / logits.z.shape[0]
-        loss = (1.0 - logits.smoothing) * _times(weights, nll)
-        loss += _times(targets.kept.reshape(-1), smooth) * share
+        # 0 * inf is 0 in each product: a weight of 0 switches its term off.
+        loss = _times(1.0 - logits.smoothing, _times(weights, nll))
+        loss += _times(share, _times(targets.kept.reshape(-1), smooth))
     else:
-        nll = blockwise(lambda z, safe: _target_nll(softmax_parts(z), safe), np.empty(samples),
-                        logits.z, safe)
+        nll = blockwise(lambda z, safe, work: _target_nll(softmax_parts(z, work), safe),
+                        np.empty(samples), logits.z, safe)
         loss = _times(weights, nll)
     return reduce(loss.reshape(logits.sample_shape), reduction, logits.dtype, targets.total_weight)
 
@@ -537,8 +703,10 @@ def cross_entropy_grad(
         Shape and dtype of ``input``.
     """
     logits = _cross_entropy_operands(input, target, weight, reduction, label_smoothing)
-    weighted_target, divisor = logits.weighted_target, logits.z.shape[1]
-    if weighted_target is None:
+    divisor = logits.z.shape[1]
+    if logits.probabilities is not None:
+        weighted_target = _target_weights(logits, logits.probabilities, np.empty(logits.z.shape))
+    else:
         targets = _Targets(
             target, logits.input_shape, logits.class_axis, logits.class_weight, ignore_index
         )
@@ -552,13 +720,13 @@ def cross_entropy_grad(
             uniform = np.full((1, 1), logits.smoothing / logits.z.shape[0])
             uniform = weighted(uniform, logits.class_weight_column)
             weighted_target += targets.kept.reshape(1, -1) * uniform
-    gradient = blockwise(
-        lambda z, a: softmax_parts(z).softmax() * a.sum(axis=0, keepdims=True) - a,
-        np.empty_like(logits.z), logits.z, weighted_target,
+    rows, out = _output(logits.z.shape[:1] + logits.sample_shape)
+    blockwise(
+        lambda z, a, work: softmax_parts(z, work).softmax() * a.sum(axis=0, keepdims=True) - a,
+        out, logits.z, weighted_target,
     )
-    gradient = reduce_gradient(gradient, reduction, logits.dtype, divisor)
-    classes_first_shape = (gradient.shape[0],) + logits.sample_shape
-    return np.moveaxis(gradient.reshape(classes_first_shape), 0, logits.class_axis)
+    gradient = reduce_gradient(rows, reduction, logits.dtype, divisor)
+    return np.moveaxis(gradient, -1, logits.class_axis)
 
 
 def kl_div(input, target, *, reduction="mean", log_target=False):
@@ -606,16 +774,41 @@ def kl_div(input, target, *, reduction="mean", log_target=False):
         unknown.
     """
     x, t, dtype = _kl_operands(input, target, reduction, log_target)
-    if log_target:
-        probability, log_probability = np.exp(t), t
-    else:
-        # log(0) = -inf where the target is 0; those terms are skipped below.
-        with np.errstate(divide="ignore"):
-            probability, log_probability = t, np.log(t)
-    present = probability != 0
-    loss = np.subtract(log_probability, x, out=np.zeros(x.shape), where=present)
-    loss *= probability
-    return reduce(loss, reduction, dtype, _kl_divisor(x, reduction))
+    return elementwise(_kl_kernel(log_target), [x, t], reduction, dtype, temporaries=1,
+                       repair=_kl_repair(log_target), divisor=_kl_divisor(x, reduction))
+
+
+def _kl_kernel(log_target):
+    """``t (log t - x)`` or ``e^s (s - x)`` for one block; a zero target gives nan or inf here."""
+    def kernel(out, probability, x, t):
+        if log_target:
+            np.exp(t, out=probability)
+            np.subtract(t, x, out=out)
+            np.multiply(out, probability, out=out)
+        else:
+            np.log(t, out=out)
+            np.subtract(out, x, out=out)
+            np.multiply(out, t, out=out)
+
+    return kernel
+
+
+def _kl_repair(log_target):
+    """The loss where the kernel's is not finite: a target probability of 0 contributes 0.
+
+    That holds whatever the prediction, even ``x = -inf`` (``0 log 0 = 0``); nan
+    in ``x`` still propagates.
+    """
+    def repair(x, t):
+        with np.errstate(all="ignore"):
+            probability = np.exp(t) if log_target else t
+            log_probability = t if log_target else np.log(t)
+            loss = np.asarray((log_probability - x) * probability)
+            off = (probability == 0) & ~np.isnan(x) & ~np.isnan(t)
+            loss[off] = 0.0
+        return loss
+
+    return repair
 
 
 def kl_div_grad(input, target, *, reduction="mean", log_target=False):

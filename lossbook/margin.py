@@ -10,25 +10,58 @@ reduced loss with respect to ``input``, shaped like ``input``; for
 
 import numpy as np
 
-from ._reduction import check_reduction, reduce, reduce_gradient
+from ._elementary import Band
+from ._reduction import check_reduction, constant, elementwise, reduce_gradient
 from ._validation import as_input_and_target, as_real, check_signed_labels
-from .activations import softplus_tail, stable_sigmoid
+from .activations import _sigmoid
+
+_ZEROS = constant(0.0)
+
+
+def _operands(input, target, reduction):
+    """Validate a margin loss's operands; return scores, labels and the dtype."""
+    x, y, dtype = as_input_and_target(input, target)
+    check_reduction(reduction)
+    check_signed_labels(y, "target")
+    return x, y, dtype
 
 
 def _margins(input, target, reduction):
     """Validate a margin loss's operands; return labels, margins ``y * input`` and the dtype."""
-    x, y, dtype = as_input_and_target(input, target)
-    check_reduction(reduction)
-    check_signed_labels(y, "target")
-    return y, np.multiply(y, x, out=np.empty_like(x)), dtype
+    x, y, dtype = _operands(input, target, reduction)
+    return y, np.multiply(y, x), dtype
 
 
 def _hinge(input, target, margin, reduction):
-    """Labels, hinge values ``max(0, margin - y * input)`` and the dtype."""
+    """Labels, hinge values ``max(0, margin - y * input)`` and the dtype (whole arrays)."""
     margin = as_real(margin, "margin")
     y, margins, dtype = _margins(input, target, reduction)
-    hinge = np.subtract(margin, margins, out=margins)
+    with np.errstate(invalid="ignore", over="ignore"):
+        hinge = np.subtract(margin, margins, out=np.asarray(margins))
     return y, np.maximum(hinge, 0.0, out=hinge), dtype
+
+
+def _hinge_kernel(margin, squared):
+    """``max(0, margin - y x)``, squared if asked, for one block."""
+    def kernel(out, x, y):
+        np.multiply(y, x, out=out)
+        np.subtract(margin, out, out=out)
+        np.maximum(out, _ZEROS[: out.size], out=out)
+        if squared:
+            np.multiply(out, out, out=out)
+
+    return kernel
+
+
+def _soft_margin_kernel(out, tail, x, y, band):
+    """``softplus(-y x) = log(1 + e^-|x|) - min(y x, 0)`` for one block (``|y x| = |x|``)."""
+    np.absolute(x, out=tail)
+    np.negative(tail, out=tail)
+    np.exp(tail, out=tail)
+    band.log1p(tail, out=tail)
+    np.multiply(y, x, out=out)
+    np.minimum(out, _ZEROS[: out.size], out=out)
+    np.subtract(tail, out, out=out)
 
 
 def soft_margin_loss(input, target, *, reduction="mean"):
@@ -62,11 +95,8 @@ def soft_margin_loss(input, target, *, reduction="mean"):
         If ``target`` does not have ``input``'s shape, a label is not -1 or
         +1, or ``reduction`` is unknown.
     """
-    _, margins, dtype = _margins(input, target, reduction)
-    loss = softplus_tail(margins)
-    np.negative(margins, out=margins)
-    loss += np.maximum(margins, 0.0, out=margins)
-    return reduce(loss, reduction, dtype)
+    x, y, dtype = _operands(input, target, reduction)
+    return elementwise(_soft_margin_kernel, [x, y], reduction, dtype, temporaries=1, band=Band)
 
 
 def soft_margin_loss_grad(input, target, *, reduction="mean"):
@@ -82,7 +112,7 @@ def soft_margin_loss_grad(input, target, *, reduction="mean"):
         Shape and dtype of ``input``.
     """
     y, margins, dtype = _margins(input, target, reduction)
-    return reduce_gradient(-y * stable_sigmoid(-margins), reduction, dtype)
+    return reduce_gradient(-y * _sigmoid(-margins), reduction, dtype)
 
 
 def hinge_loss(input, target, *, margin=1.0, reduction="mean"):
@@ -116,8 +146,9 @@ def hinge_loss(input, target, *, margin=1.0, reduction="mean"):
         If ``target`` does not have ``input``'s shape, a label is not -1 or
         +1, or ``reduction`` is unknown.
     """
-    _, loss, dtype = _hinge(input, target, margin, reduction)
-    return reduce(loss, reduction, dtype)
+    margin = as_real(margin, "margin")
+    x, y, dtype = _operands(input, target, reduction)
+    return elementwise(_hinge_kernel(margin, False), [x, y], reduction, dtype)
 
 
 def hinge_loss_grad(input, target, *, margin=1.0, reduction="mean"):
@@ -136,7 +167,10 @@ def hinge_loss_grad(input, target, *, margin=1.0, reduction="mean"):
         Shape and dtype of ``input``.
     """
     y, hinge, dtype = _hinge(input, target, margin, reduction)
-    return reduce_gradient(np.where(hinge > 0.0, -y, 0.0), reduction, dtype)
+    # -y where the hinge is active, 0 where it is not, and nan (not 0) where it is nan.
+    gradient = np.where(hinge > 0.0, -y, 0.0)
+    gradient[np.isnan(hinge)] = np.nan
+    return reduce_gradient(gradient, reduction, dtype)
 
 
 def squared_hinge_loss(input, target, *, margin=1.0, reduction="mean"):
@@ -168,8 +202,9 @@ def squared_hinge_loss(input, target, *, margin=1.0, reduction="mean"):
         If ``target`` does not have ``input``'s shape, a label is not -1 or
         +1, or ``reduction`` is unknown.
     """
-    _, hinge, dtype = _hinge(input, target, margin, reduction)
-    return reduce(np.square(hinge, out=hinge), reduction, dtype)
+    margin = as_real(margin, "margin")
+    x, y, dtype = _operands(input, target, reduction)
+    return elementwise(_hinge_kernel(margin, True), [x, y], reduction, dtype)
 
 
 def squared_hinge_loss_grad(input, target, *, margin=1.0, reduction="mean"):

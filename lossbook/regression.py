@@ -11,7 +11,16 @@ elementwise derivative (the gradient of the sum).
 import numpy as np
 
 from ._compensated import two_sum
-from ._reduction import check_reduction, reduce, reduce_gradient, weighted
+from ._elementary import product
+from ._reduction import (
+    Total,
+    check_reduction,
+    constant,
+    elementwise,
+    reduce_gradient,
+    switch_off,
+    weighted,
+)
 from ._validation import (
     as_input_and_target,
     as_positive,
@@ -22,12 +31,51 @@ from ._validation import (
 )
 
 
-def _difference(input, target, reduction):
-    """Validate an elementwise loss's operands and return ``input - target`` and the dtype."""
+def _operands(input, target, reduction):
+    """Validate an elementwise loss's operands; return them as float64 and the result dtype."""
     x, y, dtype = as_input_and_target(input, target)
     check_reduction(reduction)
-    # A fresh array (even for 0-d operands) that the callers overwrite in place.
-    return np.subtract(x, y, out=np.empty_like(x)), dtype
+    return x, y, dtype
+
+
+def _difference(input, target, reduction):
+    """Validate an elementwise loss's operands and return ``input - target`` and the dtype."""
+    x, y, dtype = _operands(input, target, reduction)
+    with np.errstate(over="ignore", invalid="ignore"):
+        # A fresh array (even for 0-d operands) that the callers overwrite in place.
+        return np.subtract(x, y, out=np.empty_like(x)), dtype
+
+
+def _split_difference(x, y):
+    """``x - y`` as ``d * scale``, with ``d`` finite for all finite ``x`` and ``y``.
+
+    ``scale`` is 1, except where ``x - y`` overflows: there ``d = x/2 - y/2``
+    (exact but for the one rounding) and ``scale`` is 2. Both are arrays.
+    """
+    with np.errstate(all="ignore"):
+        difference = np.asarray(np.subtract(x, y), dtype=np.float64)
+        scale = np.ones_like(difference)
+        over = np.isinf(difference) & np.isfinite(x) & np.isfinite(y)
+        if over.any():
+            difference[over] = np.subtract(x * 0.5, y * 0.5)[over]
+            scale[over] = 2.0
+    return difference, scale
+
+
+def _clip(values, bound):
+    """``values`` clipped to ``[-bound, bound]`` in place, nan kept (``numpy.clip`` may drop it)."""
+    np.minimum(values, bound, out=values)
+    return np.maximum(values, -bound, out=values)
+
+
+def _quotient(factors, divisor):
+    """``prod(factors) / divisor`` (a :class:`Total`, or ``None`` for 1) without overflow."""
+    with np.errstate(all="ignore"):
+        if divisor is None:
+            return np.asarray(product(*factors))
+        mantissa, exponent = np.frexp(divisor.value)
+        return np.asarray(product(*factors, 1.0 / mantissa,
+                                  exponent=-int(exponent) - divisor.exponent))
 
 
 def _weight(weight, shape):
@@ -37,7 +85,30 @@ def _weight(weight, shape):
 
 def _weight_sum(weight):
     """The divisor of torch's weighted mean for ``mse_loss`` and ``l1_loss``."""
-    return None if weight is None else weight.sum()
+    return None if weight is None else Total.of(np.ravel(weight))
+
+
+def _with_weight(kernel, repair, weight):
+    """The operands' tail, kernel and repair for an optionally weighted loss.
+
+    ``kernel(out, *buffers, x, y)`` and ``repair(x, y) -> (factors, data)``
+    compute the unweighted loss; with a weight, the kernel multiplies its
+    result by the weight, and the repair's product gets the weight as one more
+    factor, with a zero weight switching the term off.
+    """
+    def careful(x, y, *w):
+        factors, data = repair(x, y)
+        with np.errstate(all="ignore"):
+            return switch_off(product(*factors, *w), w[0] if w else None, data)
+
+    if weight is None:
+        return [], kernel, careful
+
+    def weighted_kernel(out, *arguments):
+        kernel(out, *arguments[:-1])
+        np.multiply(out, arguments[-1], out=out)
+
+    return [weight], weighted_kernel, careful
 
 
 def mse_loss(input, target, *, weight=None, reduction="mean"):
@@ -73,10 +144,22 @@ def mse_loss(input, target, *, weight=None, reduction="mean"):
         If ``target`` or ``weight`` does not have ``input``'s shape, or
         ``reduction`` is unknown.
     """
-    difference, dtype = _difference(input, target, reduction)
-    w = _weight(weight, difference.shape)
-    loss = weighted(np.square(difference, out=difference), w)
-    return reduce(loss, reduction, dtype, _weight_sum(w))
+    x, y, dtype = _operands(input, target, reduction)
+    w = _weight(weight, x.shape)
+    extra, kernel, repair = _with_weight(_squared_error, _squared_error_repair, w)
+    return elementwise(kernel, [x, y, *extra], reduction, dtype, repair=repair,
+                       divisor=_weight_sum(w))
+
+
+def _squared_error(out, x, y):
+    np.subtract(x, y, out=out)
+    np.multiply(out, out, out=out)
+
+
+def _squared_error_repair(x, y):
+    """``(x - y)**2`` as ``d d scale scale`` (see :func:`_split_difference`)."""
+    difference, scale = _split_difference(x, y)
+    return (difference, difference, scale, scale), difference
 
 
 def mse_loss_grad(input, target, *, weight=None, reduction="mean"):
@@ -91,10 +174,16 @@ def mse_loss_grad(input, target, *, weight=None, reduction="mean"):
     ndarray
         Shape and dtype of ``input``.
     """
-    difference, dtype = _difference(input, target, reduction)
-    w = _weight(weight, difference.shape)
-    gradient = weighted(np.multiply(difference, 2.0, out=difference), w)
-    return reduce_gradient(gradient, reduction, dtype, _weight_sum(w))
+    x, y, dtype = _operands(input, target, reduction)
+    w = _weight(weight, x.shape)
+    # 2 w (x - y) / divisor, as a product that overflows only where the result does.
+    divisor = None
+    if reduction == "mean":
+        divisor = Total(np.float64(x.size)) if w is None else _weight_sum(w)
+    difference, scale = _split_difference(x, y)
+    gradient = _quotient([difference, scale, 2.0] + ([] if w is None else [w]), divisor)
+    switch_off(gradient, w, difference)
+    return np.asarray(gradient, dtype=np.float64).astype(dtype, copy=False)
 
 
 def l1_loss(input, target, *, weight=None, reduction="mean"):
@@ -129,10 +218,22 @@ def l1_loss(input, target, *, weight=None, reduction="mean"):
         If ``target`` or ``weight`` does not have ``input``'s shape, or
         ``reduction`` is unknown.
     """
-    difference, dtype = _difference(input, target, reduction)
-    w = _weight(weight, difference.shape)
-    loss = weighted(np.abs(difference, out=difference), w)
-    return reduce(loss, reduction, dtype, _weight_sum(w))
+    x, y, dtype = _operands(input, target, reduction)
+    w = _weight(weight, x.shape)
+    extra, kernel, repair = _with_weight(_absolute_error, _absolute_error_repair, w)
+    return elementwise(kernel, [x, y, *extra], reduction, dtype, repair=repair,
+                       divisor=_weight_sum(w))
+
+
+def _absolute_error(out, x, y):
+    np.subtract(x, y, out=out)
+    np.absolute(out, out=out)
+
+
+def _absolute_error_repair(x, y):
+    """``|x - y|`` as ``|d| scale`` (see :func:`_split_difference`)."""
+    difference, scale = _split_difference(x, y)
+    return (np.absolute(difference), scale), difference
 
 
 def l1_loss_grad(input, target, *, weight=None, reduction="mean"):
@@ -154,19 +255,42 @@ def l1_loss_grad(input, target, *, weight=None, reduction="mean"):
     return reduce_gradient(gradient, reduction, dtype, _weight_sum(w))
 
 
-def _huber(difference, delta):
-    """Huber's loss of a difference ``d``, in place: ``c (d - c/2)``, ``c = clip(d, ±delta)``.
+def _huber_kernel(delta):
+    """Huber's loss of ``d = x - y`` as ``m (|d| - m/2)`` with ``m = min(|d|, delta)``.
 
-    ``c`` has the sign of ``d``, so this is ``d**2 / 2`` for ``|d| <= delta`` and
-    ``delta * (|d| - delta / 2)`` otherwise, with the same two roundings (one
-    for the subtraction, one for the product) as the two-branch textbook form.
+    That is ``d**2 / 2`` for ``|d| <= delta`` and ``delta (|d| - delta/2)``
+    otherwise, with the same two roundings (the subtraction and the product)
+    as the two-branch textbook form. ``m`` and ``m/2`` are kept apart, so a
+    subnormal ``delta`` (whose half is rounded) still gives the right product.
     """
-    clipped = np.clip(difference, -delta, delta)
-    clipped *= 0.5
-    difference -= clipped
-    clipped *= 2.0  # exact: c is back (were c subnormal the loss would underflow anyway)
-    difference *= clipped
-    return difference
+    limit = constant(delta)
+
+    def kernel(out, bound, half, x, y):
+        np.subtract(x, y, out=out)
+        np.absolute(out, out=out)
+        np.minimum(out, limit[: out.size], out=bound)
+        np.multiply(bound, 0.5, out=half)
+        np.subtract(out, half, out=out)
+        np.multiply(out, bound, out=out)
+
+    return kernel
+
+
+def _huber_repair(delta):
+    """The factors of Huber's loss where ``x - y`` overflows (see :func:`_split_difference`).
+
+    There ``|x - y| > delta``, so the loss is
+    ``delta (|x - y| - delta/2) = delta (|d| - delta/4) 2``.
+    """
+    def repair(x, y):
+        difference, scale = _split_difference(x, y)
+        size = np.absolute(difference)
+        bound = np.minimum(size, delta)
+        with np.errstate(all="ignore"):
+            excess = np.where(scale == 1.0, size - bound * 0.5, size - delta * 0.25)
+        return (bound, excess, scale), difference
+
+    return repair
 
 
 def huber_loss(input, target, *, delta=1.0, weight=None, reduction="mean"):
@@ -186,7 +310,8 @@ def huber_loss(input, target, *, delta=1.0, weight=None, reduction="mean"):
     target : array_like
         Targets :math:`y`, same shape as ``input``.
     delta : float, default 1.0
-        Where the quadratic part ends; must be finite and > 0.
+        Where the quadratic part ends; must be finite and > 0. A subnormal
+        ``delta`` is valid and computed as accurately as any other.
     weight : array_like, optional
         Weights :math:`w`, same shape as ``input``. Unlike ``mse_loss``, torch's
         weighted Huber ``"mean"`` divides by the number of elements, not by
@@ -207,9 +332,10 @@ def huber_loss(input, target, *, delta=1.0, weight=None, reduction="mean"):
         is not > 0, or ``reduction`` is unknown.
     """
     delta = as_positive(delta, "delta")
-    difference, dtype = _difference(input, target, reduction)
-    w = _weight(weight, difference.shape)
-    return reduce(weighted(_huber(difference, delta), w), reduction, dtype)
+    x, y, dtype = _operands(input, target, reduction)
+    w = _weight(weight, x.shape)
+    extra, kernel, repair = _with_weight(_huber_kernel(delta), _huber_repair(delta), w)
+    return elementwise(kernel, [x, y, *extra], reduction, dtype, temporaries=2, repair=repair)
 
 
 def huber_loss_grad(input, target, *, delta=1.0, weight=None, reduction="mean"):
@@ -228,7 +354,7 @@ def huber_loss_grad(input, target, *, delta=1.0, weight=None, reduction="mean"):
     delta = as_positive(delta, "delta")
     difference, dtype = _difference(input, target, reduction)
     w = _weight(weight, difference.shape)
-    gradient = weighted(np.clip(difference, -delta, delta, out=difference), w)
+    gradient = weighted(_clip(difference, delta), w)
     return reduce_gradient(gradient, reduction, dtype)
 
 
@@ -250,7 +376,9 @@ def smooth_l1_loss(input, target, *, beta=1.0, reduction="mean"):
         Targets :math:`y`, same shape as ``input``.
     beta : float, default 1.0
         Where the quadratic part ends; must be finite and > 0 (torch's
-        ``beta=0``, plain L1, is :func:`l1_loss`).
+        ``beta=0``, plain L1, is :func:`l1_loss`). A subnormal ``beta`` is
+        valid and computed as accurately as any other: the linear part is
+        :math:`|\hat y_i - y_i| - \beta/2` without dividing by :math:`\beta`.
     reduction : {"mean", "sum", "none"}, default "mean"
 
     Returns
@@ -267,11 +395,47 @@ def smooth_l1_loss(input, target, *, beta=1.0, reduction="mean"):
         ``reduction`` is unknown.
     """
     beta = as_positive(beta, "beta")
-    difference, dtype = _difference(input, target, reduction)
-    loss = _huber(difference, beta)
-    if beta != 1.0:
-        loss /= beta
-    return reduce(loss, reduction, dtype)
+    x, y, dtype = _operands(input, target, reduction)
+    if beta == 1.0:  # Huber's loss itself, one division fewer
+        kernel, repair = _huber_kernel(1.0), _huber_repair(1.0)
+    else:
+        kernel, repair = _smooth_l1_kernel(beta), _smooth_l1_repair(beta)
+    return elementwise(kernel, [x, y], reduction, dtype, temporaries=2,
+                       repair=_with_weight(None, repair, None)[2])
+
+
+def _smooth_l1_kernel(beta):
+    """Smooth L1 of ``d = x - y`` as ``(m / beta) (|d| - m/2)`` with ``m = min(|d|, beta)``.
+
+    In the linear part ``m / beta`` is exactly 1, so the loss is
+    ``|d| - beta/2`` whatever ``beta`` (even subnormal); in the quadratic part
+    ``(|d| / beta) (|d| / 2)`` cannot overflow where the loss does not.
+    """
+    limit = constant(beta)
+
+    def kernel(out, bound, ratio, x, y):
+        np.subtract(x, y, out=out)
+        np.absolute(out, out=out)
+        np.minimum(out, limit[: out.size], out=bound)
+        np.divide(bound, beta, out=ratio)
+        np.multiply(bound, 0.5, out=bound)
+        np.subtract(out, bound, out=out)
+        np.multiply(out, ratio, out=out)
+
+    return kernel
+
+
+def _smooth_l1_repair(beta):
+    """Where ``x - y`` overflows the loss is ``|x - y| - beta/2 = (|d| - beta/4) 2``."""
+    def repair(x, y):
+        difference, scale = _split_difference(x, y)
+        size = np.absolute(difference)
+        bound = np.minimum(size, beta)
+        with np.errstate(all="ignore"):
+            excess = np.where(scale == 1.0, size - bound * 0.5, size - beta * 0.25)
+        return (bound / beta, excess, scale), difference
+
+    return repair
 
 
 def smooth_l1_loss_grad(input, target, *, beta=1.0, reduction="mean"):
@@ -290,7 +454,7 @@ def smooth_l1_loss_grad(input, target, *, beta=1.0, reduction="mean"):
     beta = as_positive(beta, "beta")
     difference, dtype = _difference(input, target, reduction)
     difference /= beta
-    gradient = np.clip(difference, -1.0, 1.0, out=difference)
+    gradient = _clip(difference, 1.0)
     return reduce_gradient(gradient, reduction, dtype)
 
 
@@ -327,12 +491,30 @@ def quantile_loss(input, target, *, q=0.5, reduction="mean"):
         (0, 1), or ``reduction`` is unknown.
     """
     q = as_real_in(q, "q", 0.0, 1.0, closed=False)
-    difference, dtype = _difference(input, target, reduction)
-    # With d = input - target, q * max(-d, 0) + (1 - q) * max(d, 0) = max(-q d, (1 - q) d).
-    above = difference * (1.0 - q)
-    difference *= -q
-    loss = np.maximum(above, difference, out=above)
-    return reduce(loss, reduction, dtype)
+    x, y, dtype = _operands(input, target, reduction)
+    return elementwise(_pinball_kernel(q), [x, y], reduction, dtype, temporaries=1,
+                       repair=_with_weight(None, _pinball_repair(q), None)[2])
+
+
+def _pinball_kernel(q):
+    """With ``d = x - y``, ``q max(-d, 0) + (1 - q) max(d, 0) = max(-q d, (1 - q) d)``."""
+    def kernel(out, above, x, y):
+        np.subtract(x, y, out=out)
+        np.multiply(out, 1.0 - q, out=above)
+        np.multiply(out, -q, out=out)
+        np.maximum(out, above, out=out)
+
+    return kernel
+
+
+def _pinball_repair(q):
+    """The pinball loss of ``x - y = d scale`` (see :func:`_split_difference`)."""
+    def repair(x, y):
+        difference, scale = _split_difference(x, y)
+        loss = np.maximum(difference * -q, difference * (1.0 - q))
+        return (loss, scale), difference
+
+    return repair
 
 
 def quantile_loss_grad(input, target, *, q=0.5, reduction="mean"):
@@ -379,12 +561,65 @@ def _log_shifted(x, eps):
 
 
 def _stirling(t):
-    r"""Stirling's approximation of :math:`\log t!` where :math:`t > 1`, and 0 elsewhere."""
+    r"""Stirling's approximation of :math:`\log t!` where :math:`t > 1`, and 0 elsewhere.
+
+    An infinite count gives inf (:math:`t \log t - t = t (\log t - 1)`); nan stays nan.
+    """
     term = np.zeros_like(t)
-    counted = t > 1.0
+    counted = ~(t <= 1.0)
     large = t[counted]
-    term[counted] = large * np.log(large) - large + 0.5 * np.log(2.0 * np.pi * large)
+    with np.errstate(all="ignore"):
+        term[counted] = large * (np.log(large) - 1.0) + 0.5 * np.log(2.0 * np.pi * large)
     return term
+
+
+# ln 2 = _LN2_HIGH + _LN2_LOW, with _LN2_HIGH's 32 bits leaving x - _LN2_HIGH exact for
+# 512 <= x < 1024, the log-rates whose e^x overflows.
+_LN2_HIGH = 6.93147180369123816490e-01
+_LN2_LOW = 1.90821492927058770002e-10
+
+
+def _poisson_kernel(log_input, full, eps):
+    """The loss of :func:`poisson_nll_loss` for one block."""
+    def kernel(out, term, x, t):
+        if log_input:
+            np.exp(x, out=out)
+            np.multiply(t, x, out=term)
+        else:
+            np.multiply(t, _log_shifted(x, eps), out=term)
+            out[...] = x
+        np.subtract(out, term, out=out)
+        if full:
+            out += _stirling(t)
+
+    return kernel
+
+
+def _poisson_repair(log_input, full, eps):
+    """The loss where the kernel's is not finite.
+
+    A count of 0 switches its term off (``0 * inf`` is 0); an infinite rate
+    (or log-rate) outweighs its logarithm (or itself times a finite count);
+    and ``e^x`` above float64's range is carried as ``2 e^(x - ln 2)``, in
+    case the count term brings the loss back into range.
+    """
+    def repair(x, t):
+        with np.errstate(all="ignore"):
+            log_rate = x if log_input else _log_shifted(x, eps)
+            rate = np.exp(x) if log_input else x.copy()
+            big = np.isinf(rate) & np.isfinite(x)
+            rate[big] = 0.0
+            shifted = np.exp(x[big] - _LN2_HIGH)  # inf for x >= 710.5 or so
+            shifted = np.where(np.isinf(shifted), shifted, shifted - shifted * _LN2_LOW)
+            halves = switch_off(product(t, log_rate, 0.5), t, log_rate)
+            halves[big] -= shifted
+            loss = product(rate * 0.5 - halves, 2.0)
+            loss[(x == np.inf) & np.isfinite(t)] = np.inf
+            if full:
+                loss += _stirling(t)
+        return loss
+
+    return repair
 
 
 def poisson_nll_loss(
@@ -437,15 +672,8 @@ def poisson_nll_loss(
         rate is negative, ``eps`` is not > 0, or ``reduction`` is unknown.
     """
     x, t, eps, dtype = _poisson_operands(input, target, log_input, full, eps, reduction)
-    if log_input:
-        with np.errstate(over="ignore"):  # e^x above the float64 range is inf
-            loss = np.exp(x)
-            loss -= np.multiply(t, x, out=np.empty_like(x))
-    else:
-        loss = x - t * _log_shifted(x, eps)
-    if full:
-        loss += _stirling(t)
-    return reduce(loss, reduction, dtype)
+    return elementwise(_poisson_kernel(log_input, full, eps), [x, t], reduction, dtype,
+                       temporaries=1, repair=_poisson_repair(log_input, full, eps))
 
 
 def poisson_nll_loss_grad(
