@@ -158,7 +158,7 @@ def _bce_kernel(out, other, complement, p, y):
     np.subtract(1.0, y, out=complement)
     np.multiply(other, complement, out=other)
     np.add(out, other, out=out)
-    np.negative(out, out=out)
+    np.subtract(0.0, out, out=out)  # 0 - x, not -x: a certain right answer costs +0, not -0
 
 
 def _bce_repair(p, y, w=None):
@@ -166,7 +166,7 @@ def _bce_repair(p, y, w=None):
     with np.errstate(all="ignore"):
         first = _times(y, np.log(p))
         second = _times(1.0 - y, log1p(-p))
-        loss = -(first + second)
+        loss = 0.0 - (first + second)
         return loss if w is None else _times(w, loss)
 
 
@@ -463,7 +463,7 @@ def nll_loss(input, target, *, weight=None, ignore_index=-100, reduction="mean")
     """
     x, class_axis, dtype, targets = _nll_operands(input, target, weight, ignore_index, reduction)
     loss = targets.pick(x, class_axis)
-    loss = np.negative(loss, out=np.asarray(loss))
+    loss = np.subtract(0.0, loss, out=np.asarray(loss))  # 0 - x: a certain right answer costs +0
     if not targets.unweighted:
         loss = _times(targets.weight, loss)
     return reduce(loss, reduction, dtype, targets.total_weight)

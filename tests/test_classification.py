@@ -308,3 +308,11 @@ def test_cross_entropy_of_many_samples_matches_torch(label_smoothing):
     ours = lb.cross_entropy_grad(logits, labels, label_smoothing=label_smoothing)
     # p_y - 1 cancels in both, so compare to the rounding of 1 / 20000 (the mean's divisor).
     assert_allclose(ours, z.grad.numpy(), rtol=1e-12, atol=4 * np.finfo(float).eps / 20000)
+
+
+def test_a_certain_right_answer_costs_plus_zero():
+    """-log 1 = 0 exactly, and lossbook returns +0, not the -0 of a bare negation (torch prints -0.)."""
+    bce = lb.binary_cross_entropy(np.array([1.0, 0.0]), np.array([1.0, 0.0]), reduction="none")
+    nll = lb.nll_loss(np.array([[0.0, -np.inf]]), np.array([0]), reduction="none")
+    for loss in (bce, nll):
+        assert np.all(loss == 0.0) and not np.any(np.signbit(loss))
