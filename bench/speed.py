@@ -5,8 +5,12 @@ timed with the reduction the book uses for it (entry.torch.reduction, "mean"
 unless marked) on a batch of 10**6 float64 elements drawn by its make_batch:
 10**5 samples of 10 values, or of 10 classes (5 * 10**4 samples of 10 classes
 at 2 positions for a batch shaped (N, C, d)). Each time is the median of
-repeated single calls (the ratio of the fastest calls is printed too); the
-three implementations take turns, so that a busy machine slows them alike.
+repeated single calls (the ratio of the fastest calls is printed too). The
+implementations take turns, in an order that rotates every round, so that a
+busy machine slows them alike and none always follows the same one; before
+every call a 64 MiB buffer is written, which evicts the previous call's data
+from the caches, so each call starts as a training step's loss does: with its
+16 MB of inputs in memory, not in cache.
 torch runs the entry's spelling (its class, function, or the torch expression
 that defines a loss torch lacks) on the CPU with its default threads
 (restored after importing mxnet, which lowers them to one); gluon's call is
@@ -33,6 +37,8 @@ torch.set_num_threads(TORCH_THREADS)  # importing mxnet drops torch to one threa
 
 SHAPE = (10**5, 10)
 REPEATS = 21
+FLUSH = np.zeros(64 * 2**20 // 8)
+"""Written before every timed call, to evict the caches (larger than this machine's L2 and L3)."""
 
 
 def shape_of(entry):
@@ -64,10 +70,7 @@ def timed_calls(entry, rng):
     ]
     if entry.gluon is not None:
         block = entry.gluon_block(mx)
-        pred, label = (
-            mx.nd.from_numpy(np.asarray(array, dtype=np.float64), zero_copy=False)
-            for array in (batch.input, batch.target)
-        )
+        pred, label = (frameworks.as_float64(array, "mxnet") for array in (batch.input, batch.target))
 
         def gluon_call():
             out = block(pred, label).mean()
@@ -79,15 +82,16 @@ def timed_calls(entry, rng):
 
 
 def call_times(functions):
-    """Seconds per call of each function, REPEATS samples each, interleaved round by round."""
+    """Seconds per call of each function, REPEATS samples each, in an order rotating round by round."""
     samples = [[] for _ in functions]
     for function in functions:
         function()  # warm up: first-call allocation and dispatch
-    for _ in range(REPEATS):
-        for sample, function in zip(samples, functions):
+    for round in range(REPEATS):
+        for index in np.roll(np.arange(len(functions)), round):
+            np.add(FLUSH, 1.0, out=FLUSH)  # evict the caches
             start = time.perf_counter()
-            function()
-            sample.append(time.perf_counter() - start)
+            functions[index]()
+            samples[index].append(time.perf_counter() - start)
     return samples
 
 
