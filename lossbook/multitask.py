@@ -43,7 +43,7 @@ from .classification import cross_entropy, cross_entropy_grad
 from .regression import smooth_l1_loss, smooth_l1_loss_grad
 
 IMAGE = 512
-"""Width of the image in pixels: every box coordinate lies between 0 and this."""
+"""Width of the image in pixels; every box coordinate lies between 0 and this."""
 
 SAMPLES, FEATURES, HIDDEN, CLASSES, COORDS = 256, 4, 16, 3, 4
 """Regions, features per region, trunk units, classes, and box coordinates."""
@@ -52,10 +52,10 @@ PARAMETERS = ("trunk.weight", "trunk.bias", "cls.weight", "cls.bias", "box.weigh
 """The parameter names, in the order torch's ``named_parameters`` lists them."""
 
 UNITS = ("pixels", "standardised")
-"""The two ways to give the box targets: in pixels, or each coordinate standardised."""
+"""The two ways to give the box targets, in pixels or each coordinate standardised."""
 
 HISTORY = ("L_cls", "L_loc", "box error (px)", "saturated units", "|W_box|")
-"""The columns of a training history: see :func:`train`."""
+"""The columns of a training history (see :func:`train`)."""
 
 SATURATED = 0.99
 """A trunk activation counts as saturated when its size exceeds this (tanh is flat there)."""

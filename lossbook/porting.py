@@ -36,7 +36,7 @@ SEED = 0
 """The seed of the batch each entry is checked and shown on."""
 
 UNIT_ROUNDOFF = np.finfo(np.float64).eps / 2
-"""The float64 unit roundoff u = 2**-53: the largest relative error of one rounding."""
+"""The float64 unit roundoff, u = 2**-53, the largest relative error of one rounding."""
 
 COLUMNS = ("torch loss", "torch gradient", "gluon output")
 """The comparisons :func:`check_entry` makes, in the order of the table's columns."""

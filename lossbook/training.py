@@ -28,7 +28,7 @@ OPTIMIZERS = ("sgd", "adam")
 """Plain SGD (no momentum) and Adam, each with its framework's default settings."""
 
 LOSS_SCALES = ("mean", "sum")
-"""The batch loss a step descends: the mean or the sum of the per-sample losses."""
+"""The batch loss a step descends, the mean or the sum of the per-sample losses."""
 
 
 def _choice(value, name, choices):
@@ -111,11 +111,11 @@ def one_step(framework, optimizer, features, labels, weight, *, lr, weight_decay
     framework : {"gluon", "torch"}
     optimizer : {"sgd", "adam"}
         Plain SGD (no momentum) or Adam with the framework's default betas and epsilon.
-    features : array_like, shape (N, F)
-        The inputs ``X``, one row per sample.
-    labels : array_like, N values
+    features : array_like
+        The inputs ``X``, shape ``(N, F)``, one row per sample.
+    labels : array_like
         0/1 labels, shape ``(N,)`` or ``(N, 1)``.
-    weight : array_like, F values
+    weight : array_like
         The weights before the step, shape ``(F,)`` or ``(1, F)``.
     lr : float
         The learning rate, finite and > 0.
