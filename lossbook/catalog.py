@@ -386,14 +386,15 @@ class LossEntry:
         tuple
             ``(input, target, arrays)``, ``arrays`` a dict of tensors.
         """
+        from .frameworks import as_float64  # frameworks imports this module
+
         target = np.asarray(batch.target)
-        target = target.astype(np.int64 if target.dtype.kind in "iu" else np.float64)
-        arrays = {
-            name: torch.from_numpy(np.array(value, dtype=np.float64))
-            for name, value in batch.options.items()
-        }
-        input = torch.from_numpy(np.array(batch.input, dtype=np.float64))
-        return input, torch.from_numpy(target), arrays
+        if target.dtype.kind in "iu":
+            target = torch.from_numpy(target.astype(np.int64))
+        else:
+            target = as_float64(target, "torch")
+        arrays = {name: as_float64(value, "torch") for name, value in batch.options.items()}
+        return as_float64(batch.input, "torch"), target, arrays
 
     def torch_forward(self, torch, input, target, reduction, arrays=None):
         """Compute the loss with torch, as :attr:`torch` spells it.

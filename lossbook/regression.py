@@ -144,9 +144,14 @@ def mse_loss(input, target, *, weight=None, reduction="mean"):
         If ``target`` or ``weight`` does not have ``input``'s shape, or
         ``reduction`` is unknown.
     """
+    return _weighted_mean(_squared_error, _squared_error_repair, input, target, weight, reduction)
+
+
+def _weighted_mean(kernel, repair, input, target, weight, reduction):
+    """A loss ``kernel`` of ``input`` and ``target``, optionally weighted, reduced (weighted mean)."""
     x, y, dtype = _operands(input, target, reduction)
     w = _weight(weight, x.shape)
-    extra, kernel, repair = _with_weight(_squared_error, _squared_error_repair, w)
+    extra, kernel, repair = _with_weight(kernel, repair, w)
     return elementwise(kernel, [x, y, *extra], reduction, dtype, repair=repair,
                        divisor=_weight_sum(w))
 
@@ -218,11 +223,7 @@ def l1_loss(input, target, *, weight=None, reduction="mean"):
         If ``target`` or ``weight`` does not have ``input``'s shape, or
         ``reduction`` is unknown.
     """
-    x, y, dtype = _operands(input, target, reduction)
-    w = _weight(weight, x.shape)
-    extra, kernel, repair = _with_weight(_absolute_error, _absolute_error_repair, w)
-    return elementwise(kernel, [x, y, *extra], reduction, dtype, repair=repair,
-                       divisor=_weight_sum(w))
+    return _weighted_mean(_absolute_error, _absolute_error_repair, input, target, weight, reduction)
 
 
 def _absolute_error(out, x, y):

@@ -288,12 +288,12 @@ def test_top_level_package_exposes_the_modules():
 
 def nd(array):
     """A float64 NDArray."""
-    return mx.nd.from_numpy(np.asarray(array, dtype=np.float64), zero_copy=False)
+    return frameworks.as_float64(array, "mxnet")
 
 
 def tensor(array):
     """A float64 tensor."""
-    return torch.tensor(np.asarray(array, dtype=np.float64))
+    return frameworks.as_float64(array, "torch")
 
 
 PAIRS = catalog.get("l2").make_batch(np.random.default_rng(1))

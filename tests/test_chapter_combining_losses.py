@@ -217,7 +217,7 @@ def test_gluon_multi_task_gradient_matches_hand_gradient(problem):
     mx = frameworks.require("mxnet")
 
     def nd(values):
-        return mx.nd.from_numpy(np.array(values, dtype=np.float64), zero_copy=False)
+        return frameworks.as_float64(values, "mxnet")
 
     params = {name: nd(value) for name, value in problem["initial"].items()}
     for value in params.values():
