@@ -48,7 +48,7 @@ from .regression import (
     smooth_l1_loss_grad,
 )
 from .versions import versions
-from . import catalog, fitting, frameworks, multitask, plotting, porting, training  # noqa: E402  (they read the functions above)
+from . import catalog, fitting, frameworks, metric_learning, multitask, plotting, porting, training  # noqa: E402  (they read the functions above)
 
 __all__ = [
     "binary_cross_entropy",

@@ -663,6 +663,181 @@ def linear_classifier(points, labels, params, *, other=None, other_label="other 
     return ax
 
 
+CTC_BLANK = "-"
+"""How the CTC helpers write the blank in a path (the figure draws it as ε)."""
+
+
+def _ctc_extended(label):
+    """The extended label (blank, l_1, blank, ..., l_S, blank) of a label string."""
+    extended = [CTC_BLANK]
+    for symbol in label:
+        extended += [symbol, CTC_BLANK]
+    return extended
+
+
+def _ctc_moves(extended, s):
+    """The rows reachable from row ``s`` in one step: stay, move down one, or skip a blank."""
+    moves = [s, s + 1]
+    if s + 2 < len(extended) and extended[s + 2] not in (CTC_BLANK, extended[s]):
+        moves.append(s + 2)
+    return [m for m in moves if m < len(extended)]
+
+
+def _ctc_rows(extended, path):
+    """The rows (from 0) that ``path`` visits; ValueError if it does not collapse to the label."""
+    rows = []
+    for t, symbol in enumerate(path):
+        options = [0, 1] if t == 0 else _ctc_moves(extended, rows[-1])
+        matches = [s for s in options if extended[s] == symbol]
+        if not matches:
+            break
+        rows.append(matches[0])
+    if len(rows) != len(path) or rows[-1] < len(extended) - 2:
+        raise ValueError(f"path {path!r} does not collapse to {''.join(extended[1::2])!r}")
+    return rows
+
+
+def _ctc_valid(extended, steps):
+    """``valid[s, t]``: row ``s`` at step ``t`` is on a path from the first two rows to the last two."""
+    rows = len(extended)
+    forward = np.zeros((rows, steps), dtype=bool)
+    forward[:2, 0] = True
+    for t in range(1, steps):
+        for s in np.flatnonzero(forward[:, t - 1]):
+            forward[_ctc_moves(extended, s), t] = True
+    backward = np.zeros_like(forward)
+    backward[-2:, -1] = True
+    for t in range(steps - 2, -1, -1):
+        for s in range(rows):
+            backward[s, t] = backward[_ctc_moves(extended, s), t + 1].any()
+    return forward & backward
+
+
+def ctc_lattice(label, steps, path=None, ax=None):
+    r"""Draw the lattice of the CTC alignments of ``label`` over ``steps`` time steps.
+
+    Row :math:`s` is the :math:`s`-th symbol of the extended label
+    :math:`l' = (\epsilon, l_1, \epsilon, \dots, l_S, \epsilon)`, with the
+    blank :math:`\epsilon` first, last and between every two labels; column
+    :math:`t` is a time step. From one step to the next a path stays on its
+    row, moves down one row, or skips a blank to the next label when that
+    label differs from the one before the blank; it starts in one of the first
+    two rows and ends in one of the last two. Every grid point is drawn faint,
+    the states that lie on some complete path solid, with an arrow for every
+    allowed move between them, and ``path`` is drawn on top.
+
+    Parameters
+    ----------
+    label : str
+        The label sequence, one character per label, without blanks.
+    steps : int
+        The number of time steps :math:`T`.
+    path : str, optional
+        An alignment to highlight: ``steps`` characters, the blank written
+        ``"-"``, that collapse to ``label``.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure by default.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The arrows are annotations (``ax.texts``) from ``xyann = (t, s)`` to
+        ``xy = (t + 1, s')``, time steps and rows counted from 1; those of
+        ``path`` have the gid ``"path"``, the others ``"move"``.
+
+    Raises
+    ------
+    ValueError
+        If ``label`` is empty or holds ``"-"``, ``steps`` admits no
+        alignment, or ``path`` has the wrong length or does not collapse to
+        ``label``.
+    """
+    if not isinstance(label, str) or not label or CTC_BLANK in label:
+        raise ValueError(f"label must be a non-empty string without {CTC_BLANK!r}, got {label!r}")
+    extended = _ctc_extended(label)
+    valid = _ctc_valid(extended, steps) if isinstance(steps, int) and steps >= 1 else None
+    if valid is None or not valid.any():
+        raise ValueError(f"steps must be an integer admitting an alignment of {label!r}, got {steps!r}")
+    if path is not None and (not isinstance(path, str) or len(path) != steps):
+        raise ValueError(f"path must be a string of {steps} symbols, got {path!r}")
+    chosen = [] if path is None else _ctc_rows(extended, path)
+    grey, orange = "#888888", PALETTE[1]
+    with book_style():
+        ax = _axes(ax)
+        grid_t, grid_s = np.meshgrid(np.arange(1, steps + 1), np.arange(1, len(extended) + 1))
+        ax.scatter(grid_t.ravel(), grid_s.ravel(), s=12, color="#BBBBBB", zorder=1)
+        for t in range(steps - 1):
+            for s in np.flatnonzero(valid[:, t]):
+                for target in (m for m in _ctc_moves(extended, s) if valid[m, t + 1]):
+                    bold = bool(chosen) and (chosen[t], chosen[t + 1]) == (s, target)
+                    style = {"arrowstyle": "-|>", "color": orange if bold else grey,
+                             "lw": 3.0 if bold else 1.2, "shrinkA": 8, "shrinkB": 8}
+                    ax.annotate("", xy=(t + 2, target + 1), xytext=(t + 1, s + 1),
+                                arrowprops=style, gid="path" if bold else "move",
+                                zorder=3 if bold else 2)
+        ax.scatter(*(np.argwhere(valid.T) + 1).T, s=90, color=PALETTE[0], zorder=4,
+                   label="state on a complete path")
+        ax.plot([], [], color=grey, lw=1.2, label="allowed move")
+        if chosen:
+            ax.scatter(np.arange(1, steps + 1), np.add(chosen, 1), s=260, facecolors="none",
+                       edgecolors=orange, linewidths=2.5, zorder=5,
+                       label=f"the path {path.replace(CTC_BLANK, 'ε')}")
+        ax.set_yticks(np.arange(1, len(extended) + 1),
+                      [f"{s}: {'ε' if k == CTC_BLANK else k}" for s, k in enumerate(extended, 1)])
+        ax.set_xticks(np.arange(1, steps + 1))
+        ax.set(xlim=(0.5, steps + 0.5), ylim=(len(extended) + 0.5, 0.5))
+        ax.grid(False)
+        _label(ax, f"CTC alignments of “{label}” over T = {steps} time steps", "time step t",
+               "extended label l′, row s")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, fontsize=9)
+    return ax
+
+
+def embedding_scatter(panels, labels, axes=None):
+    """Scatter two-dimensional embeddings side by side, each point drawn as its class label.
+
+    Parameters
+    ----------
+    panels : dict
+        ``{title: points}``, each ``points`` of shape ``(n, 2)``: one panel each.
+    labels : array_like
+        The integer class of each point, shape ``(n,)``; a point is drawn as
+        the digits of its class, in the colour of its class.
+    axes : list of matplotlib.axes.Axes, optional
+        One Axes per panel; a new figure with the panels in a row by default.
+
+    Returns
+    -------
+    tuple of matplotlib.axes.Axes
+        One per panel, each with one scatter collection per class, in the
+        order of ``numpy.unique(labels)``.
+
+    Raises
+    ------
+    ValueError
+        If a panel's points do not have shape ``(n, 2)`` or the labels are
+        not integers.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise ValueError(f"labels must be one integer class per point, got {labels.dtype}{labels.shape}")
+    for title, points in panels.items():
+        if np.shape(points) != (labels.size, 2):
+            raise ValueError(f"points of {title!r} must have shape ({labels.size}, 2), "
+                             f"got {np.shape(points)}")
+    with book_style():
+        if axes is None:
+            axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.8))[1]
+        axes = np.atleast_1d(axes)
+        for ax, (title, points) in zip(axes, panels.items()):
+            points = np.asarray(points, dtype=np.float64)
+            for cls, colour in zip(np.unique(labels), itertools.cycle(PALETTE)):
+                ax.scatter(*points[labels == cls].T, marker=f"${cls}$", s=40, color=colour,
+                           linewidths=0.5)
+            ax.set(title=title, xlabel="embedding dimension 1", ylabel="embedding dimension 2")
+    return tuple(axes)
+
+
 def log_loss_guards(p, curves, ax=None):
     """Plot several implementations' log loss of a prediction against its probability, log-scaled.
 

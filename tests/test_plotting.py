@@ -1,6 +1,7 @@
 """The plotting helpers: labels, titles, lines, the values they plot, and the book style."""
 
 import io
+import itertools
 
 import matplotlib
 
@@ -203,6 +204,98 @@ def test_linear_classifier_lines_and_support_vectors():
     assert "support vectors (m ≤ 1)" in legend_texts(ax)
     with pytest.raises(ValueError, match="w_2 != 0"):
         plotting.linear_classifier(points, labels, (1.0, 0.0, 0.0))
+
+
+def ctc_alignments_by_brute_force(label, steps):
+    """Every path of ``steps`` symbols that collapses to ``label``, as (t, row) states, counted from 1.
+
+    A path collapses to the label if merging its repeats and dropping its blanks gives the label.
+    At step t, with k labels emitted so far, a label symbol sits in row 2k and a blank in row 2k + 1.
+    """
+    alignments = []
+    for path in itertools.product(sorted(set(label)) + ["-"], repeat=steps):
+        merged = [k for i, k in enumerate(path) if i == 0 or k != path[i - 1]]
+        if "".join(k for k in merged if k != "-") != label:
+            continue
+        rows, emitted = [], 0
+        for t, symbol in enumerate(path):
+            if symbol != "-" and (t == 0 or symbol != path[t - 1]):
+                emitted += 1
+            rows.append(2 * emitted + 1 if symbol == "-" else 2 * emitted)
+        alignments.append(("".join(path), rows))
+    return alignments
+
+
+@pytest.mark.parametrize("label, steps", [("ab", 3), ("aa", 3), ("aab", 7), ("abba", 6), ("a", 1)])
+def test_ctc_lattice_draws_exactly_the_states_and_moves_of_the_alignments(label, steps):
+    """The solid states and the arrows are those that some alignment, found by brute force, uses."""
+    alignments = ctc_alignments_by_brute_force(label, steps)
+    states = {(t, s) for _, rows in alignments for t, s in enumerate(rows, 1)}
+    moves = {((t, s), (t + 1, r)) for _, rows in alignments for t, (s, r) in enumerate(zip(rows, rows[1:]), 1)}
+    ax = plotting.ctc_lattice(label, steps)
+    (solid,) = [c for c in ax.collections if c.get_label() == "state on a complete path"]
+    assert {tuple(point) for point in solid.get_offsets().astype(int).tolist()} == states
+    assert {(tuple(a.xyann), tuple(a.xy)) for a in ax.texts} == moves
+    assert len(ax.texts) == len(moves) and all(a.get_gid() == "move" for a in ax.texts)
+    assert ax.get_title() and ax.get_xlabel() == "time step t" and ax.get_ylabel()
+    assert [tick.get_text() for tick in ax.get_yticklabels()][:2] == ["1: ε", f"2: {label[0]}"]
+
+
+@pytest.mark.parametrize("label, steps", [("ab", 3), ("aab", 7)])
+def test_ctc_lattice_highlights_each_alignment_it_is_given(label, steps):
+    """For every alignment, its steps are the arrows with gid "path" and its states are ringed."""
+    for path, rows in ctc_alignments_by_brute_force(label, steps):
+        ax = plotting.ctc_lattice(label, steps, path=path)
+        highlighted = {(tuple(a.xyann), tuple(a.xy)) for a in ax.texts if a.get_gid() == "path"}
+        assert highlighted == {((t, s), (t + 1, r)) for t, (s, r) in enumerate(zip(rows, rows[1:]), 1)}
+        assert_allclose(ax.collections[-1].get_offsets(), np.column_stack([np.arange(1, steps + 1), rows]))
+        assert legend_texts(ax)[-1] == f"the path {path.replace('-', 'ε')}"
+        plt.close(ax.figure)
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (("", 3), "label must be a non-empty string"),
+        (("a-b", 3), "label must be a non-empty string"),
+        (("aa", 2), "steps must be an integer admitting an alignment"),
+        (("ab", 0), "steps must be an integer"),
+        (("ab", 3.0), "steps must be an integer"),
+        (("ab", 3, "ab"), "path must be a string of 3 symbols"),
+        (("ab", 3, "ba-"), "does not collapse to 'ab'"),
+        (("ab", 3, "ab-b"), "path must be a string of 3 symbols"),
+        (("aa", 3, "aa-"), "does not collapse to 'aa'"),
+    ],
+)
+def test_ctc_lattice_refuses_bad_labels_steps_and_paths(args, match):
+    """An empty label, too few steps, or a path of the wrong length or transcript raise ValueError."""
+    with pytest.raises(ValueError, match=match):
+        plotting.ctc_lattice(*args)
+
+
+def test_embedding_scatter_draws_each_class_of_each_panel_at_its_points():
+    """One panel per entry, titled; in each, one scatter per class holding exactly that class's points."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 50)
+    panels = {"before": rng.standard_normal((50, 2)), "after": rng.standard_normal((50, 2))}
+    axes = plotting.embedding_scatter(panels, labels)
+    assert [ax.get_title() for ax in axes] == ["before", "after"]
+    for ax, points in zip(axes, panels.values()):
+        assert len(ax.collections) == np.unique(labels).size
+        for cls, collection in zip(np.unique(labels), ax.collections):
+            assert_allclose(collection.get_offsets(), points[labels == cls], rtol=0)
+        assert ax.get_xlabel() == "embedding dimension 1" and ax.get_ylabel() == "embedding dimension 2"
+
+
+def test_embedding_scatter_refuses_bad_shapes_and_labels():
+    """Points that are not (n, 2), or labels that are not integers, raise ValueError."""
+    with pytest.raises(ValueError, match=r"must have shape \(3, 2\)"):
+        plotting.embedding_scatter({"a": np.ones((3, 3))}, np.arange(3))
+    with pytest.raises(ValueError, match="labels must be one integer class per point"):
+        plotting.embedding_scatter({"a": np.ones((3, 2))}, np.ones(3))
+    figure, axes = plt.subplots(1, 2)
+    assert plotting.embedding_scatter({"a": np.ones((3, 2)), "b": np.ones((3, 2))}, np.arange(3),
+                                      axes=axes) == tuple(axes)
 
 
 @pytest.mark.parametrize(
