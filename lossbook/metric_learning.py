@@ -56,7 +56,7 @@ def sample_triplets(labels, size, rng):
         each with at least two items.
     size : int
         The number of triplets, at least 1.
-    rng : numpy.random.Generator
+    rng : ``numpy.random.Generator``
         The source of randomness.
 
     Returns

@@ -66,7 +66,7 @@ def test_worked_example_loss_is_minus_log_p_and_torch_agrees(glued):
     value = F.ctc_loss(log_y, torch.tensor([[0, 1]]), torch.tensor([3]), torch.tensor([2]), blank=2,
                        reduction="none").item()
     assert value == pytest.approx(exact, rel=1e-14)
-    assert glued["seq-hand-torch"] == value
+    assert glued["seq-hand-by-torch"] == value
     assert glued["seq-hand-torch-gap"] == pytest.approx(abs(value - exact), abs=1e-15)
 
 
@@ -94,6 +94,13 @@ def test_the_exact_port_matches_gluon_to_float32_precision():
     """log_softmax, (T, N, C), blank=C-1, reduction='none' reproduces gluon's CTCLoss() per utterance."""
     port = torch_ctc(LABELS, LENGTHS, blank=3)
     assert_allclose(gluon_ctc(LABELS), port, rtol=4 * FLOAT32_EPS)
+
+
+def test_time_major_layouts_give_the_same_losses_and_the_blank_stays_last():
+    """CTCLoss(layout="TNC", label_layout="TN") on transposed arrays equals the port with blank=C-1."""
+    time_major = gluon.loss.CTCLoss(layout="TNC", label_layout="TN")
+    value = time_major(nd.array(SCORES.transpose(1, 0, 2)), nd.array(LABELS.T)).asnumpy()
+    assert_allclose(value, torch_ctc(LABELS, LENGTHS, blank=3), rtol=4 * FLOAT32_EPS)
 
 
 def test_padding_with_zero_reads_the_zeros_as_the_letter_a(glued):
@@ -185,6 +192,7 @@ def test_gluon_triplet_is_the_squared_distance_port_and_not_triplet_margin_loss(
 
 
 COSINE = np.random.default_rng(3).standard_normal((2, 4, 3))
+TORCH_COSINE_EPS = float(np.float32(1e-12))  # torch's constant is a C++ float: 1e-12 rounded to float32
 Y_PAIR = np.array([1.0, -1.0, 1.0, -1.0])
 
 
@@ -200,7 +208,7 @@ def test_cosine_embedding_values_agree_but_gluon_returns_a_column(glued):
     by_hand = cosine_loss_by_hand(u, v, Y_PAIR)
     torch_value = torch.nn.CosineEmbeddingLoss(reduction="none")(*map(torch.tensor, (u, v, Y_PAIR)))
     assert torch_value.shape == (4,)
-    assert_allclose(torch_value.numpy(), cosine_loss_by_hand(u, v, Y_PAIR, eps=1e-12), rtol=1e-15)
+    assert_allclose(torch_value.numpy(), cosine_loss_by_hand(u, v, Y_PAIR, eps=TORCH_COSINE_EPS), rtol=1e-15)
     gap = np.abs(torch_value.numpy() - by_hand).max()
     assert glued["seq-cosine-torch-eps-gap"] == pytest.approx(gap, rel=1e-3) and 1e-13 < gap < 1e-11
     gluon_value = gluon.loss.CosineEmbeddingLoss()(nd.array(u), nd.array(v), nd.array(Y_PAIR))
@@ -258,6 +266,16 @@ def test_sdml_is_kl_of_smoothed_labels_against_a_softmax_of_negative_distances()
     assert_allclose(ce.numpy(), by_hand, rtol=1e-13)
 
 
+def test_gluons_1e_12_is_rounded_away_from_every_float32_label_from_2_to_the_minus_15():
+    """q + 1e-12 == q in float32 for q in [2^-15, 1), and not just below (1.5 * 2^-16)."""
+    eps = np.float32(1e-12)
+    q = (np.float32(2.0**-15) * np.linspace(1, 2**15, 100_001)).astype(np.float32)
+    q = q[q < 1]
+    assert np.all(q + eps == q)
+    below = np.float32(1.5 * 2.0**-16)
+    assert below + eps != below
+
+
 def test_sdml_vanishes_where_the_softmax_equals_the_smoothed_labels():
     """Exercise 4: two items at squared distance log(7/3) cost zero; at distance 2 they cost more."""
     at_gap = np.array([[0.0], [np.sqrt(np.log(0.7 / 0.3))]])
@@ -301,7 +319,8 @@ def test_digit_accuracies_are_those_of_an_independent_replay(glued):
 
 
 def test_torch_cosine_departs_from_the_formula_for_tiny_vectors():
-    """For u = v of norm 1e-7 the cosine is 1 and the loss 0, but torch adds 1e-12 to each squared norm: 1 - 1e-14 / (1e-14 + 1e-12)."""
+    """For u = v of norm 1e-7 the cosine is 1 and the loss 0, but torch adds ~1e-12 to each squared norm: 1 - 1e-14 / (1e-14 + 1e-12)."""
     u = torch.tensor([[1e-7, 0.0, 0.0]], dtype=torch.float64)
     loss = torch.nn.CosineEmbeddingLoss(reduction="none")(u, u, torch.tensor([1.0])).item()
-    assert loss == pytest.approx(1 - 1e-14 / (1e-14 + 1e-12), rel=1e-12) and loss > 0.9
+    squared_norm = 1e-7**2
+    assert loss == pytest.approx(1 - squared_norm / (squared_norm + TORCH_COSINE_EPS), rel=1e-15) and loss > 0.9
