@@ -135,6 +135,23 @@ def test_dropping_gluons_epsilon_fails():
         porting.check(table)
 
 
+@pytest.mark.parametrize(("difference", "passes"), [(1e-6, True), (1e-5, False)])
+def test_a_float32_gluon_block_is_held_to_float32_rounding(difference, passes):
+    """A float32 block's output may differ by 1e-6 (about 8 float32 ulp), not 1e-5; torch keeps RTOL."""
+    table = pd.DataFrame(
+        {"torch loss": [0.0], "torch gradient": [0.0], "gluon output": [difference],
+         "gluon dtype": ["float32"]}, index=pd.Index(["cosine"], name="key"),
+    )
+    if passes:
+        porting.check(table)
+    else:
+        with pytest.raises(porting.PortingMismatch, match="float32 gluon blocks"):
+            porting.check(table)
+    table["torch loss"] = 1e-6
+    with pytest.raises(porting.PortingMismatch):
+        porting.check(table)
+
+
 @pytest.mark.parametrize(("factor", "passes"), [(1 + 1e-11, False), (1 + 1e-14, True)])
 def test_the_tolerance_sits_between_roundoff_and_real_errors(factor, passes):
     """A lossbook loss off by 1e-11 (relative) is rejected; off by 1e-14, a few dozen u, it passes."""
@@ -188,7 +205,8 @@ def test_without_the_frameworks_nothing_is_computed(monkeypatch):
     """When neither framework is installed (and none is required) every comparison is nan, which passes."""
     monkeypatch.setattr(frameworks, "optional", lambda name: None)
     table = porting.differences(["l2", "quantile"])
-    assert table.isna().to_numpy().all()
+    assert table[list(porting.COLUMNS)].isna().to_numpy().all()
+    assert list(table["gluon dtype"]) == ["float64", ""]
     porting.check(table)
     with pytest.raises(ValueError, match="no computed difference"):
         porting.worst(table)
