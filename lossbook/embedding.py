@@ -70,11 +70,16 @@ def _split(a):
 def _sum_last(terms, relative_errors):
     """``sum(terms * (1 + relative_errors))`` over the last axis, for ``terms >= 0``, as hi, lo."""
     shape = terms.shape[:-1]
-    columns = np.ascontiguousarray(np.moveaxis(terms, -1, 0).reshape(terms.shape[-1], -1))
-    errors = np.moveaxis(relative_errors, -1, 0).reshape(columns.shape)
-    estimate = np.add.reduce(columns, axis=0, keepdims=True)
+    columns = np.array(np.moveaxis(terms, -1, 0).reshape(terms.shape[-1], math.prod(shape)))
+    errors = np.array(np.moveaxis(relative_errors, -1, 0).reshape(columns.shape))
+    plain = np.add.reduce(columns, axis=0, keepdims=True)
+    undefined = ~np.isfinite(plain[0])  # rows with inf or nan keep their plain sum
+    columns[:, undefined] = 0.0
+    errors[:, undefined] = 0.0
+    estimate = np.where(undefined, 0.0, plain)
     high, low = accurate_sum(columns, np.empty_like(columns), estimate, errors)
-    return high[0].reshape(shape), low[0].reshape(shape)
+    high = np.where(undefined, plain[0], high[0])
+    return high.reshape(shape), np.where(undefined, 0.0, low[0]).reshape(shape)
 
 
 def _ratio(numerator, denominator):
@@ -95,6 +100,9 @@ def _difference(x, y, eps):
 
 def _row_exponents(magnitudes, floor=None):
     """Per row (last axis), the exponent ``k`` with ``max |row| < 2**k`` (0 for rows of 0, inf, nan)."""
+    if magnitudes.shape[-1] == 0:
+        zeros = np.zeros(magnitudes.shape[:-1])
+        return zeros.astype(int), zeros
     top = np.max(magnitudes, axis=-1)
     usable = np.isfinite(top) & (top > 0)
     _, exponent = np.frexp(np.where(usable, top, 1.0))
@@ -123,9 +131,6 @@ def _power_sum(high, low, p):
             errors = _ratio(error, terms) + 2.0 * ratio
         else:
             terms, errors = np.power(np.abs(scaled), p), p * ratio
-    finite = np.isfinite(terms)
-    if not finite.all():  # rows with inf or nan: left to the caller, summed as 0 here
-        terms, errors = np.where(finite, terms, 0.0), np.where(finite, errors, 0.0)
     hi, lo = _sum_last(terms, errors)
     return hi, lo, k, top
 
@@ -176,7 +181,8 @@ def _norm_gradient(high, norm, p):
         elif p == 2:
             gradient = high / column
         elif p == math.inf:
-            largest = np.abs(high) == column
+            magnitude = np.abs(high)
+            largest = magnitude == np.max(magnitude, axis=-1, keepdims=True)
             gradient = np.sign(high) * largest / np.sum(largest, axis=-1, keepdims=True)
         else:
             gradient = np.sign(high) * np.power(np.abs(high) / column, p - 1.0)

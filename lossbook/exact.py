@@ -1068,7 +1068,7 @@ def _vector_rows(array):
     """The rows (along the last axis) of an exact array, and the shape of the row index."""
     if array.ndim == 0:
         raise ValueError("the inputs must hold vectors along their last axis, got a scalar")
-    return array.reshape(-1, array.shape[-1]), array.shape[:-1]
+    return array.reshape(math.prod(array.shape[:-1]), array.shape[-1]), array.shape[:-1]
 
 
 def _labels_pm1(values):
