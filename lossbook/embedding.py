@@ -20,7 +20,6 @@ exactly and rounded once; the docstrings state the bounds.
 """
 
 import math
-import numbers
 
 import numpy as np
 
@@ -1006,7 +1005,7 @@ def cosine_embedding_loss_grad(input1, input2, target, *, margin=0.0, reduction=
     factor = np.asarray(reduce_gradient(np.asarray(factor, dtype=np.float64), reduction,
                                         np.float64))
     with np.errstate(invalid="ignore", divide="ignore", over="ignore", under="ignore"):
-        column = (factor * 1.0)[..., None]
+        column = factor[..., None]
         cos_column, root_column = cos[..., None], root[..., None]
         d1 = np.ldexp(column * (b / root_column - cos_column * a / n1[..., None]), -k1[..., None])
         d2 = np.ldexp(column * (a / root_column - cos_column * b / n2[..., None]), -k2[..., None])
@@ -1059,9 +1058,8 @@ def _sdml_shifts(a, b):
 def _negative_entropy(size, smoothing):
     """``sum_j L_ij log L_ij`` (the same for every row), with 0 log 0 = 0."""
     terms = [(1.0 - smoothing) * math.log1p(-smoothing) if smoothing < 1.0 else 0.0]
-    if smoothing > 0.0:
-        share = smoothing / (size - 1)
-        terms.append(smoothing * math.log(share))
+    if smoothing > 0.0:  # s log(s / (N - 1)), whose quotient may underflow; both logs are <= 0
+        terms.append(smoothing * (math.log(smoothing) - math.log(size - 1)))
     return math.fsum(terms)
 
 

@@ -475,6 +475,13 @@ def test_sdml_properties(x1, x2, smoothing, order):
 # Hand-derived examples.
 
 
+def test_sdml_loss_with_a_smoothing_whose_share_underflows():
+    """s = 5e-324 (hypothesis found it): s / (N - 1) underflows to 0, and the loss is still exact."""
+    x1, x2 = ANCHOR[:4], POSITIVE[:4]
+    options = {"smoothing_parameter": 5e-324, "reduction": "none"}
+    assert ulp(lb.sdml_loss(x1, x2, **options), exact.sdml_loss(x1, x2, **options)) <= 2
+
+
 def test_hand_examples():
     """3-4-5 triangles, a right angle, and SDML on two points at distance 1 (0 smoothing)."""
     assert_array_equal(lb.margin_ranking_loss([3.0, 1.0], [1.0, 2.0], [1, 1], margin=0.5,
