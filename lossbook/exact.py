@@ -1050,6 +1050,358 @@ def squared_hinge_loss(input, target, *, margin=1.0, reduction="mean", magnitude
     return _reduce(_terms_of(lambda a, b: [max(m - b * a, 0) ** 2], x, y), reduction, magnitude)
 
 
+# Embedding losses and distances (lossbook.embedding).
+
+
+def _same_shapes(names, values):
+    """Exact copies of arrays that must share one shape."""
+    arrays = [to_mpf(value) for value in values]
+    for name, array in zip(names[1:], arrays[1:]):
+        if array.shape != arrays[0].shape:
+            raise ValueError(
+                f"{name} must have {names[0]}'s shape {arrays[0].shape}, got shape {array.shape}"
+            )
+    return arrays
+
+
+def _vector_rows(array):
+    """The rows (along the last axis) of an exact array, and the shape of the row index."""
+    if array.ndim == 0:
+        raise ValueError("the inputs must hold vectors along their last axis, got a scalar")
+    return array.reshape(math.prod(array.shape[:-1]), array.shape[-1]), array.shape[:-1]
+
+
+def _labels_pm1(values):
+    """Exact labels that must be -1 or +1."""
+    if any(value not in (-1, 1) for value in values.ravel()):
+        raise ValueError("target must hold labels -1 or +1")
+    return values
+
+
+@_reference
+def margin_ranking_loss(input1, input2, target, *, margin=0.0, reduction="mean",
+                        magnitude=False):
+    r"""Margin ranking loss, exactly.
+
+    .. math:: \ell_i = \max\big(0,\; -y_i (x_{1,i} - x_{2,i}) + \text{margin}\big)
+
+    ``magnitude=True`` gives :math:`|x_{1,i}| + |x_{2,i}| + |\text{margin}|`.
+
+    Parameters
+    ----------
+    input1, input2 : array_like
+        Scores of one shape.
+    target : array_like
+        Labels -1 or +1, same shape.
+    margin : float, default 0.0
+    reduction : {"mean", "sum", "none"}, default "mean"
+    magnitude : bool, default False
+
+    Returns
+    -------
+    ndarray
+        An object array of ``mpmath.mpf`` losses for ``reduction="none"``,
+        else one ``mpmath.mpf``.
+    """
+    _check_reduction(reduction)
+    m = _number(margin)
+    x1, x2, y = _same_shapes(("input1", "input2", "target"), (input1, input2, target))
+    _labels_pm1(y)
+
+    def ranking(a, b, c):
+        if magnitude:
+            return [abs(a), abs(b), abs(m)]
+        return [max(-c * (a - b) + m, 0)]
+
+    return _reduce(_terms_of(ranking, x1, x2, y), reduction, magnitude)
+
+
+def _p_norm(values, p):
+    """The ``p``-norm of a list of exact numbers (``p >= 1`` or inf)."""
+    mp = _mpmath()
+    if not values:
+        return mp.mpf(0)
+    if mp.isinf(p):
+        return max(abs(value) for value in values)
+    return mp.fsum(abs(value) ** p for value in values) ** (1 / p)
+
+
+def _row_distances(function, x1, x2):
+    """``function(row1, row2)`` for matching rows, shaped like the batch."""
+    rows1, shape = _vector_rows(x1)
+    rows2, _ = _vector_rows(x2)
+    out = np.empty(len(rows1), dtype=object)
+    for number, (row1, row2) in enumerate(zip(rows1, rows2)):
+        out[number] = function(list(row1), list(row2))
+    return out.reshape(shape)
+
+
+def _pairwise_rows(p, eps):
+    """torch's pairwise distance of two exact rows: ``||x - y + eps||_p``."""
+    return lambda u, v: _p_norm([a - b + eps for a, b in zip(u, v)], p)
+
+
+def _squared_l2_rows(u, v):
+    """The squared Euclidean distance of two exact rows."""
+    return _mpmath().fsum((a - b) ** 2 for a, b in zip(u, v))
+
+
+@_reference
+def pairwise_distance(x1, x2, *, p=2.0, eps=1e-6, magnitude=False):
+    r"""torch's pairwise distance, exactly.
+
+    .. math:: d(x_1, x_2) = \lVert x_1 - x_2 + \epsilon \rVert_p
+
+    A distance has no cancelling terms: ``magnitude=True`` returns it unchanged.
+
+    Parameters
+    ----------
+    x1, x2 : array_like
+        Vectors along the last axis, one shape.
+    p : float, default 2.0
+        >= 1, or inf.
+    eps : float, default 1e-6
+    magnitude : bool, default False
+
+    Returns
+    -------
+    ndarray
+        An object array of ``mpmath.mpf`` distances, shape ``x1.shape[:-1]``.
+    """
+    x1, x2 = _same_shapes(("x1", "x2"), (x1, x2))
+    return _row_distances(_pairwise_rows(_number(p), _number(eps)), x1, x2)
+
+
+@_reference
+def squared_l2_distance(x1, x2, *, magnitude=False):
+    r"""Squared Euclidean distance, exactly.
+
+    .. math:: d(x_1, x_2) = \sum_k (x_{1,k} - x_{2,k})^2
+
+    Parameters
+    ----------
+    x1, x2 : array_like
+        Vectors along the last axis, one shape.
+    magnitude : bool, default False
+        Returns the distance unchanged (its terms share a sign).
+
+    Returns
+    -------
+    ndarray
+        An object array of ``mpmath.mpf`` distances, shape ``x1.shape[:-1]``.
+    """
+    x1, x2 = _same_shapes(("x1", "x2"), (x1, x2))
+    return _row_distances(_squared_l2_rows, x1, x2)
+
+
+def _triplet_losses(rows, anchor, positive, negative, margin, swap, reduction, magnitude):
+    """Triplet losses of exact rows with the row distance ``rows``, reduced."""
+    m = _number(margin)
+    if not m > 0:
+        raise ValueError(f"margin must be greater than 0, got {margin!r}")
+    _check_reduction(reduction)
+    near = _row_distances(rows, anchor, positive)
+    far = _row_distances(rows, anchor, negative)
+    if swap:
+        far = _map(min, far, _row_distances(rows, positive, negative))
+
+    def triplet(d_near, d_far):
+        if magnitude:
+            return [m, d_near, d_far]
+        return [max(m + d_near - d_far, 0)]
+
+    return _reduce(_terms_of(triplet, near, far), reduction, magnitude)
+
+
+@_reference
+def triplet_margin_loss(anchor, positive, negative, *, margin=1.0, p=2.0, eps=1e-6, swap=False,
+                        reduction="mean", magnitude=False):
+    r"""Triplet margin loss with torch's pairwise distance, exactly.
+
+    .. math:: \ell_i = \max\big(0,\; \text{margin} + d(a_i, p_i) - d(a_i, n_i)\big),
+        \qquad d(x, y) = \lVert x - y + \epsilon \rVert_p
+
+    With ``swap``, :math:`d(a_i, n_i)` becomes :math:`\min(d(a_i, n_i), d(p_i, n_i))`.
+    ``magnitude=True`` gives :math:`\text{margin} + d(a_i, p_i) + d(a_i, n_i)`.
+
+    Parameters
+    ----------
+    anchor, positive, negative : array_like
+        Vectors along the last axis, one shape.
+    margin : float, default 1.0
+    p : float, default 2.0
+    eps : float, default 1e-6
+    swap : bool, default False
+    reduction : {"mean", "sum", "none"}, default "mean"
+    magnitude : bool, default False
+
+    Returns
+    -------
+    ndarray
+        An object array of ``mpmath.mpf`` losses for ``reduction="none"``,
+        else one ``mpmath.mpf``.
+    """
+    arrays = _same_shapes(("anchor", "positive", "negative"), (anchor, positive, negative))
+    rows = _pairwise_rows(_number(p), _number(eps))
+    return _triplet_losses(rows, *arrays, margin, swap, reduction, magnitude)
+
+
+@_reference
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None,
+                                      margin=1.0, swap=False, reduction="mean", magnitude=False):
+    r"""Triplet margin loss with lossbook's distances, exactly.
+
+    .. math:: \ell_i = \max\big(0,\; \text{margin} + d(a_i, p_i) - d(a_i, n_i)\big)
+
+    A custom distance has no exact twin: ``distance_function`` must be
+    ``None`` (torch's pairwise distance, ``p=2, eps=1e-6``), or
+    ``lossbook.squared_l2_distance`` or ``lossbook.pairwise_distance`` (or
+    their twins here), which are recognised by identity.
+
+    Parameters
+    ----------
+    anchor, positive, negative : array_like
+        Vectors along the last axis, one shape.
+    distance_function : callable, optional
+    margin : float, default 1.0
+    swap : bool, default False
+    reduction : {"mean", "sum", "none"}, default "mean"
+    magnitude : bool, default False
+
+    Returns
+    -------
+    ndarray
+        An object array of ``mpmath.mpf`` losses for ``reduction="none"``,
+        else one ``mpmath.mpf``.
+
+    Raises
+    ------
+    TypeError
+        If ``distance_function`` is a distance lossbook has no exact twin of.
+    """
+    if distance_function is None:
+        rows = _pairwise_rows(_number(2.0), _number(1e-6))
+    elif _is_lossbook(distance_function, "squared_l2_distance"):
+        rows = _squared_l2_rows
+    elif _is_lossbook(distance_function, "pairwise_distance"):
+        rows = _pairwise_rows(_number(2.0), _number(1e-6))
+    else:
+        raise TypeError(
+            f"distance_function {distance_function!r} has no exact twin: use None, "
+            "lossbook.squared_l2_distance or lossbook.pairwise_distance"
+        )
+    arrays = _same_shapes(("anchor", "positive", "negative"), (anchor, positive, negative))
+    return _triplet_losses(rows, *arrays, margin, swap, reduction, magnitude)
+
+
+def _is_lossbook(function, name):
+    """Whether ``function`` is lossbook's function ``name`` or its twin here (by identity)."""
+    import lossbook.embedding
+
+    return function is getattr(lossbook.embedding, name) or function is _REFERENCES[name]
+
+
+@_reference
+def cosine_embedding_loss(input1, input2, target, *, margin=0.0, reduction="mean",
+                          magnitude=False):
+    r"""Cosine embedding loss, exactly.
+
+    .. math:: \ell_i = \begin{cases} 1 - \cos_i & y_i = 1 \\
+        \max(0, \cos_i - \text{margin}) & y_i = -1 \end{cases},
+        \qquad \cos_i = \frac{x_{1,i} \cdot x_{2,i}}
+        {\sqrt{(\lVert x_{1,i} \rVert^2 + e)(\lVert x_{2,i} \rVert^2 + e)}}
+
+    with :math:`e` the float32 number nearest :math:`10^{-12}`, as in torch.
+    ``magnitude=True`` gives :math:`1 + c_i` for :math:`y_i = 1` and
+    :math:`|\text{margin}| + c_i` for :math:`y_i = -1`, with :math:`c_i` the
+    cosine's numerator taken as :math:`\sum_k |x_{1,ik} x_{2,ik}|`.
+
+    Parameters
+    ----------
+    input1, input2 : array_like
+        Vectors, shape ``(N, D)`` or ``(D,)``, one shape.
+    target : array_like
+        Labels -1 or +1, shape ``(N,)`` or ``()``.
+    margin : float, default 0.0
+    reduction : {"mean", "sum", "none"}, default "mean"
+    magnitude : bool, default False
+
+    Returns
+    -------
+    ndarray
+        An object array of ``mpmath.mpf`` losses for ``reduction="none"``,
+        else one ``mpmath.mpf``.
+    """
+    mp = _mpmath()
+    _check_reduction(reduction)
+    m = _number(margin)
+    e = _number(float(np.float32(1e-12)))
+    x1, x2 = _same_shapes(("input1", "input2"), (input1, input2))
+    y = _labels_pm1(to_mpf(target))
+    rows1, shape = _vector_rows(x1)
+    rows2, _ = _vector_rows(x2)
+    if y.shape != shape:
+        raise ValueError(f"target must have the batch's shape {shape}, got shape {y.shape}")
+    labels = y.reshape(-1)
+    values = []
+    for u, v, label in zip(rows1, rows2, labels):
+        denominator = mp.sqrt((mp.fsum(a * a for a in u) + e) * (mp.fsum(b * b for b in v) + e))
+        if magnitude:
+            size = mp.fsum(abs(a * b) for a, b in zip(u, v)) / denominator
+            values.append([1 + size] if label == 1 else [abs(m) + size])
+            continue
+        cos = mp.fsum(a * b for a, b in zip(u, v)) / denominator
+        values.append([1 - cos] if label == 1 else [max(cos - m, 0)])
+    terms = np.empty(len(values), dtype=object)
+    for number, value in enumerate(values):
+        terms[number] = value
+    return _reduce(terms.reshape(shape), reduction, magnitude)
+
+
+@_reference
+def sdml_loss(x1, x2, *, smoothing_parameter=0.3, reduction="mean", magnitude=False):
+    r"""gluon's smoothed deep metric learning loss, exactly (without gluon's 1e-12).
+
+    .. math:: \ell_i = \sum_j L_{ij} \Big(\log L_{ij}
+        - \log \operatorname{softmax}_j\big(-\lVert x_{1,i} - x_{2,j} \rVert^2\big)\Big)
+
+    with :math:`L_{ii} = 1 - s`, :math:`L_{ij} = s / (N - 1)`. The loss is
+    the cross-entropy :math:`-\sum_j L_{ij} \log \operatorname{softmax}_j` minus
+    the entropy :math:`-\sum_j L_{ij} \log L_{ij}`; ``magnitude=True`` returns
+    their sum.
+
+    Parameters
+    ----------
+    x1, x2 : array_like
+        Shape ``(N, D)`` with ``N >= 2``, one shape.
+    smoothing_parameter : float, default 0.3
+    reduction : {"mean", "sum", "none"}, default "mean"
+    magnitude : bool, default False
+
+    Returns
+    -------
+    ndarray
+        An object array of ``mpmath.mpf`` losses for ``reduction="none"``,
+        else one ``mpmath.mpf``.
+    """
+    mp = _mpmath()
+    _check_reduction(reduction)
+    s = _number(smoothing_parameter)
+    x1, x2 = _same_shapes(("x1", "x2"), (x1, x2))
+    if x1.ndim != 2 or x1.shape[0] < 2:
+        raise ValueError(f"x1 must have shape (N, D) with N >= 2, got shape {x1.shape}")
+    size = x1.shape[0]
+    terms = np.empty(size, dtype=object)
+    for i in range(size):
+        logits = [-_squared_l2_rows(list(x1[i]), list(row)) for row in x2]
+        log_probabilities, _ = _log_softmax_row(logits)
+        labels = [1 - s if j == i else s / (size - 1) for j in range(size)]
+        cross = mp.fsum(-label * value for label, value in zip(labels, log_probabilities))
+        entropy = mp.fsum(-label * mp.log(label) for label in labels if label)
+        terms[i] = [cross, entropy] if magnitude else [cross - entropy]
+    return _reduce(terms, reduction, magnitude)
+
+
 def reference(function):
     """Return the exact reference of a lossbook function: the function here of the same name.
 
