@@ -1050,7 +1050,7 @@ def squared_hinge_loss(input, target, *, margin=1.0, reduction="mean", magnitude
     return _reduce(_terms_of(lambda a, b: [max(m - b * a, 0) ** 2], x, y), reduction, magnitude)
 
 
-# Multi-label and Gaussian NLL losses (lossbook.multilabel; gaussian_nll_loss of lossbook.regression).
+# Multi-label losses (lossbook.multilabel) and the Gaussian NLL (lossbook.regression).
 
 
 def _last_axis_rows(input):

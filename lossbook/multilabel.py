@@ -28,7 +28,7 @@ from .classification import (
 
 
 _LARGE = 2.0**1000
-"""Sums above this are taken scaled by ``2**-SCALE``, so that ``accurate_sum``'s power of two fits."""
+"""Sums above this are taken scaled by ``2**-SCALE`` (``accurate_sum``'s power of two must fit)."""
 
 
 def _class_input(input):
@@ -48,11 +48,11 @@ def _class_mean(terms):
     terms' magnitudes as its estimate, which keeps the extraction exact for
     terms of either sign (a negative class weight): the total is within a
     rounding of the exact sum, or of the sum of the terms' magnitudes where
-    they cancel. A slice whose magnitudes add up to more than ``_LARGE``
-    (``accurate_sum`` needs a power of two above twice the sum) although its
-    terms are finite is summed scaled by ``2**-SCALE``. A slice with an infinite or nan
-    term gets the plain sum (inf or nan). The result has the shape of
-    ``terms`` without its last axis; with no classes it is nan (0/0), as in torch.
+    they cancel. A slice of finite terms whose magnitudes add up to more than
+    ``_LARGE`` (``accurate_sum`` needs a power of two above twice the sum) is
+    summed scaled by ``2**-SCALE``. A slice with an infinite or nan term gets
+    the plain sum (inf or nan). The result has the shape of ``terms`` without
+    its last axis; with no classes it is nan (0/0), as in torch.
     """
     classes = terms.shape[-1]
     rows = np.moveaxis(terms, -1, 0).reshape(classes, math.prod(terms.shape[:-1]))  # a copy
@@ -88,12 +88,12 @@ def multilabel_soft_margin_loss(input, target, *, weight=None, reduction="mean")
     times the class weight, summed over the classes and divided by their
     number :math:`C`. ``"mean"`` then averages over the samples (the weights do
     not enter the divisor) and ``"sum"`` adds the samples up. It is
-    :func:`~lossbook.binary_cross_entropy_with_logits` of each class, averaged
+    :func:`~lossbook.classification.binary_cross_entropy_with_logits` of each class, averaged
     per sample, and mxnet gluon's ``SigmoidBCELoss`` computes the same per-sample
     losses on ``(N, C)`` input.
 
     Each class term is evaluated with the stable softplus of
-    :func:`~lossbook.binary_cross_entropy_with_logits` (within 2 ulp, so a
+    :func:`~lossbook.classification.binary_cross_entropy_with_logits` (within 2 ulp, so a
     confident correct logit of 40 keeps its loss of about :math:`e^{-40}`
     exactly), and the terms of a sample are summed nearly exactly. Accuracy:
     each per-sample loss within 2 ulp; with negative weights, whose terms
@@ -150,7 +150,8 @@ def multilabel_soft_margin_loss(input, target, *, weight=None, reduction="mean")
 def multilabel_soft_margin_loss_grad(input, target, *, weight=None, reduction="mean"):
     r"""Gradient of :func:`multilabel_soft_margin_loss` with respect to ``input``.
 
-    .. math:: \frac{\partial \ell_n}{\partial x_{n,c}} = \frac{w_c}{C} \left(\sigma(x_{n,c}) - y_{n,c}\right)
+    .. math:: \frac{\partial \ell_n}{\partial x_{n,c}}
+        = \frac{w_c}{C} \left(\sigma(x_{n,c}) - y_{n,c}\right)
 
     divided further by the number of samples for ``"mean"``. Parameters and
     errors are those of :func:`multilabel_soft_margin_loss`.

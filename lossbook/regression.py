@@ -747,7 +747,9 @@ def _variance(var, shape, dtype):
     differ add up to 1). It must also broadcast to the input's shape without
     changing it, which torch leaves to the arithmetic.
     """
-    if isinstance(var, numbers.Real) and not isinstance(var, (bool, np.bool_)):
+    if isinstance(var, (bool, np.bool_)):
+        raise TypeError(f"var must be a number or an array of variances, got {var!r}")
+    if isinstance(var, numbers.Real):
         value = float(var)
         if value < 0:
             raise ValueError(f"var must hold variances >= 0, got {var!r}")
@@ -842,16 +844,21 @@ def _gaussian_parts(x, t, var, eps):
 
 
 def _gaussian_elementwise(parts, full):
-    """The elementwise loss ``(log v + (x - t)**2 / v [+ log 2 pi]) / 2``, compensated."""
+    """The elementwise loss ``log(v)/2 + (x - t)**2 / (2 v) [+ log(2 pi)/2]``, compensated.
+
+    Each term is halved before the sum (exactly: a power of two), so that a
+    loss near float64's maximum does not overflow in ``log v + (x - t)**2 / v``.
+    """
     p = parts
     with np.errstate(all="ignore"):
-        quotient = np.ldexp(p.ratio, 2 * p.exponent - p.var_exponent)
-        quotient = np.where(p.plain, p.difference * p.difference / p.clamped, quotient)
-        total, error = _two_sum(np.log(p.clamped), quotient)
+        half_quotient = np.ldexp(p.ratio, 2 * p.exponent - p.var_exponent - 1)
+        half_quotient = np.where(p.plain, p.difference * p.difference / p.clamped * 0.5,
+                                 half_quotient)
+        total, error = _two_sum(np.log(p.clamped) * 0.5, half_quotient)
         if full:
-            total, carry = _two_sum(total, _LOG_2PI_HIGH)
-            error += carry + _LOG_2PI_LOW
-        return (total + error) * 0.5
+            total, carry = _two_sum(total, _LOG_2PI_HIGH * 0.5)
+            error += carry + _LOG_2PI_LOW * 0.5
+        return total + error
 
 
 def gaussian_nll_loss(input, target, var, *, full=False, eps=1e-6, reduction="mean"):

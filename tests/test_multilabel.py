@@ -153,7 +153,7 @@ def test_gluon_has_no_multilabel_margin_or_gaussian_nll_class():
 
 
 def test_soft_margin_by_hand():
-    """Logits 0 cost log 2 per class; logit +-700 on the right side costs log(1 + e^-700) = e^-700."""
+    """Logits 0 cost log 2 a class; +-700 on the right side costs log(1 + e^-700) = e^-700."""
     zero = lb.multilabel_soft_margin_loss([[0.0, 0.0, 0.0]], [[1, 0, 1]], reduction="none")
     assert zero[0] == math.log(2.0)
     confident = lb.multilabel_soft_margin_loss([[700.0, -700.0]], [[1, 0]], reduction="none")
@@ -169,7 +169,7 @@ def test_soft_margin_gradient_by_hand():
 
 
 def test_soft_margin_infinite_logits_on_the_right_side_cost_zero():
-    """torch's 0 * inf gives nan; the loss exists (0, or inf on the wrong side) and lossbook gives it."""
+    """torch's 0 * inf is nan; the loss exists (0, or inf on the wrong side), as lossbook says."""
     x, y = [[np.inf, -np.inf]], [[1.0, 0.0]]
     assert torch.isnan(F.multilabel_soft_margin_loss(t(x), t(y))).item()
     assert lb.multilabel_soft_margin_loss(x, y) == 0.0
@@ -241,7 +241,7 @@ def test_soft_margin_within_2ulp_of_exact(name, reduction):
 
 
 def test_soft_margin_negative_weights_within_2ulp_of_the_magnitudes():
-    """With weights of both signs the terms cancel: the error is within 2 ulp of their magnitudes."""
+    """Weights of both signs make the terms cancel: within 2 ulp of their magnitudes."""
     rng = np.random.default_rng(22)
     x, y, w = rng.normal(size=(100, 6)) * 3, (rng.random((100, 6)) < 0.5) * 1.0, rng.normal(size=6)
     ours = lb.multilabel_soft_margin_loss(x, y, weight=w, reduction="none")
@@ -355,7 +355,7 @@ def test_soft_margin_rejects_bad_options(options, error, match):
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_margin_matches_torch(reduction):
-    """Values and gradients equal F.multilabel_margin_loss's (autograd), padding and duplicates included."""
+    """Values and gradients equal F.multilabel_margin_loss's, padding and duplicates included."""
     theirs, their_grad = torch_values_and_grad(
         F.multilabel_margin_loss, MARGIN_SCORES, torch.from_numpy(MARGIN_TARGETS),
         reduction=reduction)
@@ -395,7 +395,7 @@ def test_margin_vector_and_scalar_give_0d_losses_as_in_torch(reduction, x, y):
 
 
 def test_margin_torch_documented_example_by_hand():
-    """x = (0.1, 0.2, 0.4, 0.8), targets 3 and 0: hinges 0.4, 0.6, 1.1, 1.3 sum to 3.4; / 4 = 0.85."""
+    """x = (0.1, 0.2, 0.4, 0.8), targets 3 and 0: hinges 0.4, 0.6, 1.1, 1.3; 3.4 / 4 = 0.85."""
     x, y = [[0.1, 0.2, 0.4, 0.8]], [[3, 0, -1, 1]]
     assert_allclose(lb.multilabel_margin_loss(x, y), 0.85, rtol=2**-52)
     assert_allclose(F.multilabel_margin_loss(t(x), torch.tensor(y)).item(), 0.85, rtol=2**-52)
@@ -494,7 +494,7 @@ def margin_batches():
 @pytest.mark.parametrize("name", list(margin_batches()))
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_margin_within_2ulp_of_exact(name, reduction):
-    """Every per-sample loss (and the reductions) within 2 ulp of mpmath, even near float64's max."""
+    """Every per-sample loss (and the reductions) within 2 ulp of mpmath."""
     x, y = margin_batches()[name]
     ours = lb.multilabel_margin_loss(x, y, reduction=reduction)
     exact.assert_within_ulp(ours, exact.multilabel_margin_loss(x, y, reduction=reduction))
