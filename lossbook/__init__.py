@@ -49,7 +49,15 @@ from .margin import (
     squared_hinge_loss,
     squared_hinge_loss_grad,
 )
+from .multilabel import (
+    multilabel_margin_loss,
+    multilabel_margin_loss_grad,
+    multilabel_soft_margin_loss,
+    multilabel_soft_margin_loss_grad,
+)
 from .regression import (
+    gaussian_nll_loss,
+    gaussian_nll_loss_grad,
     huber_loss,
     huber_loss_grad,
     l1_loss,
@@ -75,6 +83,8 @@ __all__ = [
     "cosine_embedding_loss_grad",
     "cross_entropy",
     "cross_entropy_grad",
+    "gaussian_nll_loss",
+    "gaussian_nll_loss_grad",
     "hinge_loss",
     "hinge_loss_grad",
     "huber_loss",
@@ -90,6 +100,10 @@ __all__ = [
     "margin_ranking_loss_grad",
     "mse_loss",
     "mse_loss_grad",
+    "multilabel_margin_loss",
+    "multilabel_margin_loss_grad",
+    "multilabel_soft_margin_loss",
+    "multilabel_soft_margin_loss_grad",
     "nll_loss",
     "nll_loss_grad",
     "pairwise_distance",

@@ -1402,6 +1402,189 @@ def sdml_loss(x1, x2, *, smoothing_parameter=0.3, reduction="mean", magnitude=Fa
     return _reduce(terms, reduction, magnitude)
 
 
+# Multi-label losses (lossbook.multilabel) and the Gaussian NLL (lossbook.regression).
+
+
+def _last_axis_rows(input):
+    """Exact scores as rows ``(samples, C)`` along the last axis, and the samples' shape."""
+    x = to_mpf(input)
+    if x.ndim == 0:
+        raise ValueError("input must have a class axis (its last); got a scalar")
+    return x.reshape(math.prod(x.shape[:-1]), x.shape[-1]), x.shape[:-1]
+
+
+@_reference
+def multilabel_soft_margin_loss(input, target, *, weight=None, reduction="mean", magnitude=False):
+    r"""Multi-label soft-margin loss, exactly.
+
+    .. math:: \ell_n = \frac{1}{C} \sum_{c} w_c \left[ y_{n,c} \log(1 + e^{-x_{n,c}})
+        + (1 - y_{n,c}) \log(1 + e^{x_{n,c}}) \right]
+
+    A term whose coefficient (:math:`y` or :math:`1 - y`) is 0 is left out.
+    ``magnitude=True`` adds up the terms' magnitudes (they differ from the
+    loss only with negative weights).
+
+    Parameters
+    ----------
+    input : array_like
+        Logits, classes along the last axis.
+    target : array_like
+        Targets in [0, 1], same shape.
+    weight : array_like, optional
+        Weights that broadcast to the input's shape (typically one per class).
+    reduction : {"mean", "sum", "none"}, default "mean"
+        ``"mean"`` divides by the number of samples.
+    magnitude : bool, default False
+
+    Returns
+    -------
+    ndarray
+        An object array of ``mpmath.mpf`` losses of shape ``input.shape[:-1]``
+        for ``reduction="none"``, else one ``mpmath.mpf``.
+    """
+    mp = _mpmath()
+    _check_reduction(reduction)
+    rows, sample_shape = _last_axis_rows(input)
+    y = _probabilities(target, "target")
+    if y.shape != np.shape(input):
+        raise ValueError(f"target must have the input's shape {np.shape(input)}, got {y.shape}")
+    w = _broadcast_weight(weight, "weight", np.shape(input)).reshape(rows.shape)
+    y = y.reshape(rows.shape)
+    classes = rows.shape[1]
+
+    def class_terms(x, t, weight_c):
+        terms = []
+        if t != 0:
+            terms.append(weight_c * t * mp.log1p(mp.exp(-x)) / classes)
+        if t != 1:
+            terms.append(weight_c * (1 - t) * mp.log1p(mp.exp(x)) / classes)
+        return terms
+
+    values = [
+        [term for c in range(classes) for term in class_terms(row[c], t_row[c], w_row[c])]
+        for row, t_row, w_row in zip(rows, y, w)
+    ]
+    if classes == 0:
+        values = [[mp.nan] for _ in values]
+    return _reduce(_losses(values, sample_shape), reduction, magnitude)
+
+
+def _exact_sum(*values):
+    """The sum of float64 values (or small integers) without rounding, then at working precision.
+
+    2200 bits hold any sum of a few float64 numbers exactly (they span 2**-1074
+    to 2**1024), where the working precision would round ``1 - 1e308`` to ``-1e308``.
+    """
+    mp = _mpmath()
+    with mp.workprec(2200):
+        total = mp.mpf(0)
+        for value in values:
+            total += value
+    return +total
+
+
+@_reference
+def multilabel_margin_loss(input, target, *, reduction="mean", magnitude=False):
+    r"""Multi-label margin loss, exactly.
+
+    .. math:: \ell_n = \frac{1}{C} \sum_{j} \sum_{i \notin Y_n}
+        \max\left(0, 1 - x_{n, y_{n,j}} + x_{n,i}\right)
+
+    with :math:`y_{n,j}` the entries of the target row before its first -1
+    (a class listed twice counts twice) and :math:`Y_n` the set of them.
+
+    Parameters
+    ----------
+    input : array_like
+        Scores: a scalar, ``(C,)`` or ``(N, C)``.
+    target : array_like
+        Integer class indices padded with -1, same shape.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        ``"mean"`` divides by the number of samples.
+    magnitude : bool, default False
+        Equal to the loss (every hinge is non-negative).
+
+    Returns
+    -------
+    ndarray
+        An object array of ``mpmath.mpf`` losses (shape ``(N,)``, or 0-d for a
+        scalar or a vector) for ``reduction="none"``, else one ``mpmath.mpf``.
+    """
+    _check_reduction(reduction)
+    x = to_mpf(input)
+    y = np.asarray(target)
+    if y.shape != x.shape or x.ndim > 2:
+        raise ValueError(f"target must have the input's shape {x.shape} (at most 2 axes)")
+    sample_shape = x.shape[:1] if x.ndim == 2 else ()
+    rows = x.reshape(1, -1) if x.ndim < 2 else x
+    labels = y.reshape(1, -1) if y.ndim < 2 else y
+    classes = rows.shape[1]
+    values = []
+    for row, label_row in zip(rows, labels):
+        listed = []
+        for label in label_row:
+            if not -1 <= int(label) < classes:
+                raise ValueError(f"target holds {int(label)}, outside [-1, {classes})")
+        for label in label_row:
+            if int(label) < 0:
+                break
+            listed.append(int(label))
+        others = [i for i in range(classes) if i not in listed]
+        values.append([max(_exact_sum(1, -row[j], row[i]), 0) / classes
+                       for j in listed for i in others] or [_mpmath().mpf(0)])
+    return _reduce(_losses(values, sample_shape), reduction, magnitude)
+
+
+@_reference
+def gaussian_nll_loss(
+    input, target, var, *, full=False, eps=1e-6, reduction="mean", magnitude=False
+):
+    r"""Gaussian negative log-likelihood, exactly.
+
+    .. math:: \ell_i = \frac12 \left( \log v_i + \frac{(\hat y_i - y_i)^2}{v_i} \right),
+        \qquad v_i = \max(\mathrm{var}_i, \varepsilon)
+
+    plus :math:`\tfrac12 \log 2\pi` with ``full``. ``magnitude=True`` adds up
+    the magnitudes of the terms (:math:`\log v_i` is negative for
+    :math:`v_i < 1`).
+
+    Parameters
+    ----------
+    input, target : array_like
+        Means and observations, same shape.
+    var : array_like or float
+        Variances >= 0: a number, or an array of the input's shape, of that
+        shape without its last axis, or that broadcasts to it.
+    full : bool, default False
+    eps : float, default 1e-6
+    reduction : {"mean", "sum", "none"}, default "mean"
+    magnitude : bool, default False
+
+    Returns
+    -------
+    ndarray
+        An object array of ``mpmath.mpf`` losses for ``reduction="none"``,
+        else one ``mpmath.mpf``.
+    """
+    mp = _mpmath()
+    _check_reduction(reduction)
+    eps = _positive(eps, "eps")
+    x, t = _pair(input, target)
+    v = to_mpf(var)
+    if v.shape != x.shape and x.ndim and v.shape == x.shape[:-1]:
+        v = v[..., None]
+    v = _broadcast_weight(v, "var", x.shape)
+    if any(value < 0 for value in v.ravel()):
+        raise ValueError("var must hold variances >= 0")
+
+    def gaussian(mean, observed, variance):
+        variance = max(variance, eps)
+        terms = [mp.log(variance) / 2, (mean - observed) ** 2 / variance / 2]
+        return terms + ([mp.log(2 * mp.pi) / 2] if full else [])
+
+    return _reduce(_terms_of(gaussian, x, t, v), reduction, magnitude)
+
+
 def reference(function):
     """Return the exact reference of a lossbook function: the function here of the same name.
 
