@@ -64,6 +64,12 @@ CLASSES = 4
 GLUON_EPS = 1e-12
 """What gluon adds inside the logs of ``SigmoidBCELoss(from_sigmoid=True)`` and ``KLDivLoss``."""
 
+GLUON_FLOAT64_RTOL = 1e-12
+"""Relative tolerance of every float64 comparison of gluon with lossbook: a few thousand ulp."""
+
+GLUON_FLOAT32_RTOL = 2e-6
+"""Relative tolerance for a block that runs only in float32: about 16 float32 ulp (2**-23 each)."""
+
 _MATH_DIRECTIVE = ".. math::"
 
 _VALUES = "predictions, any shape"
@@ -128,11 +134,27 @@ class Batch:
         Array options drawn with the batch, such as a ``weight`` of the
         input's shape: keyword arguments of the loss, passed beside the
         entry's own options. Only variants (see :func:`variants`) have any.
+    rest : tuple of ndarray, optional
+        The loss's positional arrays after the first two, for the losses that
+        take more than a pair (a triplet's negative; CTC's lengths). A loss of
+        more than a pair names its arrays in :attr:`LossEntry.arguments`:
+        ``input`` and ``target`` hold its first two, whatever their names
+        (a triplet's anchor and positive).
     """
 
     input: np.ndarray
     target: np.ndarray
     options: Mapping = dataclasses.field(default_factory=lambda: MappingProxyType({}))
+    rest: tuple = ()
+
+    @property
+    def arrays(self):
+        """Every positional array of the loss, in its order: ``(input, target, *rest)``."""
+        return (self.input, self.target, *self.rest)
+
+    def with_arrays(self, *arrays):
+        """Return this batch with its positional arrays replaced by ``arrays``, options kept."""
+        return Batch(arrays[0], arrays[1], self.options, tuple(arrays[2:]))
 
 
 @dataclass(frozen=True)
@@ -195,12 +217,30 @@ class GluonSpelling:
         What gluon expects as the label.
     output : str, default "one value per sample: the mean over the non-batch axes"
         The shape and meaning of what the loss block returns.
+    arguments : tuple of str, default ("pred", "label")
+        The names of the block's positional arguments, in its order.
+    dtype : str, default "float64"
+        The dtype the block runs in: "float32" where it fails on float64
+        (a float32 constant inside), so the comparisons feed it the batch
+        rounded to float32 and allow for float32's rounding
+        (:data:`GLUON_FLOAT32_RTOL`).
     """
 
     class_path: str
     kwargs: MappingProxyType
     label_format: str
     output: str = "one value per sample: the mean over the non-batch axes"
+    arguments: tuple[str, ...] = ("pred", "label")
+    dtype: str = "float64"
+
+    def __post_init__(self):
+        if self.dtype not in ("float64", "float32"):
+            raise ValueError(f"dtype must be 'float64' or 'float32', got {self.dtype!r}")
+
+    @property
+    def rtol(self):
+        """The relative tolerance of a comparison with this block's output."""
+        return GLUON_FLOAT32_RTOL if self.dtype == "float32" else GLUON_FLOAT64_RTOL
 
 
 @dataclass(frozen=True)
@@ -259,6 +299,21 @@ class LossEntry:
     correctly_rounded : bool, default False
         True if the loss's docstring promises every unreduced value is the
         float64 nearest the exact one (not only within 2 ulp of it).
+    arguments : tuple of str, default ("input", "target")
+        The names of the loss's positional arrays, in its order (torch's):
+        ``("anchor", "positive", "negative")`` for a triplet loss, say. A
+        batch holds them in :attr:`Batch.arrays`.
+    differentiable : tuple of int, default (0,)
+        The positions in :attr:`arguments` of the arrays the loss is
+        differentiated with respect to. ``grad`` returns one array when there
+        is one, else a tuple in this order.
+    gluon_inputs : callable or None, default None
+        ``gluon_inputs(batch)`` returns the numpy arrays the gluon block takes
+        for the batch, in its order (:attr:`GluonSpelling.arguments`), where
+        they are not the batch's own arrays (CTC's raw scores in (N, T, C)
+        and its labels padded with -1); None means ``batch.arrays``. Its
+        gradient is then compared in the chapter that teaches the loss, since
+        gluon's arrays are not lossbook's.
     """
 
     key: str
@@ -280,12 +335,19 @@ class LossEntry:
     array_options: tuple[str, ...] = ()
     variant: str = ""
     correctly_rounded: bool = False
+    arguments: tuple[str, ...] = ("input", "target")
+    differentiable: tuple[int, ...] = (0,)
+    gluon_inputs: Callable | None = None
 
     def __post_init__(self):
         if self.family not in FAMILIES:
             raise ValueError(f"family {self.family!r} is not one of {FAMILIES}")
         if (self.gluon is None) != (self.to_gluon is None):
             raise ValueError("an entry has a gluon spelling exactly when it has a relation to it")
+        if len(self.arguments) < 2 or not self.differentiable or not set(self.differentiable) <= set(
+            range(len(self.arguments))
+        ):
+            raise ValueError("arguments names at least two arrays and differentiable indexes them")
 
     @property
     def equation(self):
@@ -305,17 +367,46 @@ class LossEntry:
 
     def evaluate(self, batch, reduction):
         """Return lossbook's loss of ``batch``, reduced by ``reduction``."""
-        return self.loss(batch.input, batch.target, reduction=reduction, **self._keywords(batch))
+        return self.loss(*batch.arrays, reduction=reduction, **self._keywords(batch))
 
     def gradient(self, batch, reduction):
-        """Return the gradient of ``evaluate(batch, reduction)`` with respect to the input."""
-        return self.grad(batch.input, batch.target, reduction=reduction, **self._keywords(batch))
+        """Return the gradient of ``evaluate(batch, reduction)``, as :attr:`grad` returns it.
+
+        That is one array (the gradient with respect to the input) for most
+        losses, and a tuple, one array per :attr:`differentiable` argument,
+        for the others.
+        """
+        return self.grad(*batch.arrays, reduction=reduction, **self._keywords(batch))
+
+    def gradients(self, batch, reduction):
+        """Return the gradient of ``evaluate(batch, reduction)`` as a tuple, one per differentiable array."""
+        gradient = self.gradient(batch, reduction)
+        return (gradient,) if len(self.differentiable) == 1 else tuple(gradient)
 
     def expected_gluon(self, batch):
         """Return what gluon should output for ``batch``: the relation applied to lossbook."""
         if self.to_gluon is None:
             raise ValueError(f"gluon has no class for the {self.key!r} loss")
+        batch = self.as_gluon_sees(batch)
         return self.to_gluon(self.evaluate(batch, "none"), batch.input, batch.target, np)
+
+    def as_gluon_sees(self, batch):
+        """Return ``batch`` as gluon's block receives it: its real arrays rounded to the block's dtype.
+
+        The batch itself for a float64 block; for a float32 one (see
+        :attr:`GluonSpelling.dtype`), each real array rounded to float32 and
+        held as float64 again, so that lossbook computes the loss of the very
+        numbers gluon gets.
+        """
+        if self.gluon is None or self.gluon.dtype == "float64":
+            return batch
+
+        def rounded(array):
+            array = np.asarray(array)
+            return array.astype(np.float32).astype(np.float64) if array.dtype.kind == "f" else array
+
+        options = _frozen(**{name: rounded(value) for name, value in batch.options.items()})
+        return Batch(*map(rounded, batch.arrays[:2]), options, tuple(map(rounded, batch.rest)))
 
     def exact_loss(self, batch, reduction="none", magnitude=False):
         """Return the exact loss of ``batch`` (mpmath), from ``lossbook.exact``.
@@ -337,8 +428,7 @@ class LossEntry:
         """
         reference = exact.reference(self.loss)
         return reference(
-            batch.input, batch.target, reduction=reduction, magnitude=magnitude,
-            **self._keywords(batch),
+            *batch.arrays, reduction=reduction, magnitude=magnitude, **self._keywords(batch)
         )
 
     def exact_gluon(self, batch, magnitude=False):
@@ -355,6 +445,7 @@ class LossEntry:
         """
         if self.to_gluon is None:
             raise ValueError(f"gluon has no class for the {self.key!r} loss")
+        batch = self.as_gluon_sees(batch)
         loss = self.exact_loss(batch, "none", magnitude)
         with exact.working_precision():
             input, target = exact.to_mpf(batch.input), exact.to_mpf(batch.target)
@@ -370,41 +461,44 @@ class LossEntry:
         """
         if self.textbook is None:
             raise ValueError(f"the {self.label!r} entry has no textbook formula")
-        namespace = {"np": np, "input": batch.input, "target": batch.target}
+        namespace = {"np": np, **dict(zip(self.arguments, batch.arrays))}
         namespace.update(self._keywords(batch))
         with np.errstate(all="ignore"):
             return eval(self.textbook, {"__builtins__": {}}, namespace)
 
     def torch_tensors(self, torch, batch):
-        """Return the batch for torch: float64 input, the target, and the array options.
+        """Return the batch for torch: its positional arrays and its array options, as tensors.
 
-        The target is int64 where it holds class indices, else float64; the
-        array options are float64 tensors.
+        Arrays of integers (class indices, CTC's targets and lengths) become
+        int64 tensors, the others float64; the array options are float64.
 
         Returns
         -------
         tuple
-            ``(input, target, arrays)``, ``arrays`` a dict of tensors.
+            ``(tensors, arrays)``: a tuple of tensors in :attr:`arguments`
+            order, and a dict of the array options' tensors.
         """
         from .frameworks import as_float64  # frameworks imports this module
 
-        target = np.asarray(batch.target)
-        if target.dtype.kind in "iu":
-            target = torch.from_numpy(target.astype(np.int64))
-        else:
-            target = as_float64(target, "torch")
+        tensors = []
+        for array in batch.arrays:
+            array = np.asarray(array)
+            if array.dtype.kind in "iu":
+                tensors.append(torch.from_numpy(array.astype(np.int64)))
+            else:
+                tensors.append(as_float64(array, "torch"))
         arrays = {name: as_float64(value, "torch") for name, value in batch.options.items()}
-        return as_float64(batch.input, "torch"), target, arrays
+        return tuple(tensors), arrays
 
-    def torch_forward(self, torch, input, target, reduction, arrays=None):
+    def torch_forward(self, torch, tensors, reduction, arrays=None):
         """Compute the loss with torch, as :attr:`torch` spells it.
 
         Parameters
         ----------
         torch : module
             The ``torch`` module.
-        input, target
-            Tensors, as :meth:`torch_tensors` makes them.
+        tensors : tuple
+            The positional tensors, as :meth:`torch_tensors` makes them.
         reduction : str
             One of ``torch.reductions``.
         arrays : dict, optional
@@ -419,14 +513,27 @@ class LossEntry:
         spelling = self.torch
         if spelling.class_path is not None:
             loss_class = _resolve(torch, spelling.class_path)
-            return loss_class(**options, reduction=reduction)(input, target)
+            return loss_class(**options, reduction=reduction)(*tensors)
         if spelling.function_path is not None:
             function = _resolve(torch, spelling.function_path)
-            return function(input, target, reduction=reduction, **options)
+            return function(*tensors, reduction=reduction, **options)
         # Run the very text the catalog shows, so that the text is what the tests check.
-        namespace = {"torch": torch, "input": input, "target": target, **options}
+        namespace = {"torch": torch, **dict(zip(self.arguments, tensors)), **options}
         unreduced = eval(spelling.expression, {"__builtins__": {}}, namespace)
         return unreduced if reduction == "none" else getattr(unreduced, reduction)()
+
+    def gluon_arrays(self, batch):
+        """Return the numpy arrays the gluon block takes for ``batch``, in its order.
+
+        Raises
+        ------
+        ValueError
+            If gluon has no class for the loss.
+        """
+        if self.gluon is None:
+            raise ValueError(f"gluon has no class for the {self.key!r} loss")
+        arrays = batch.arrays if self.gluon_inputs is None else self.gluon_inputs(batch)
+        return tuple(np.asarray(array) for array in arrays)
 
     def gluon_block(self, mx):
         """Build the gluon loss block, given the ``mxnet`` module.
@@ -442,7 +549,7 @@ class LossEntry:
 
     def lossbook_call(self, reduction):
         """Return the lossbook call as source text, with the options written out."""
-        arguments = ["input", "target", *_keyword_texts(self.options), *self._array_texts()]
+        arguments = [*self.arguments, *_keyword_texts(self.options), *self._array_texts()]
         arguments.append(f"reduction={reduction!r}")
         return f"lb.{self.loss.__name__}({', '.join(arguments)})"
 
@@ -451,9 +558,9 @@ class LossEntry:
         options = [*_keyword_texts(self.options), *self._array_texts()]
         if self.torch.class_path is not None:
             arguments = [*options, f"reduction={reduction!r}"]
-            return f"{self.torch.class_path}({', '.join(arguments)})(input, target)"
+            return f"{self.torch.class_path}({', '.join(arguments)})({', '.join(self.arguments)})"
         if self.torch.function_path is not None:
-            arguments = ["input", "target", *options, f"reduction={reduction!r}"]
+            arguments = [*self.arguments, *options, f"reduction={reduction!r}"]
             return f"{self.torch.function_path}({', '.join(arguments)})"
         call = self.torch.expression + ("" if reduction == "none" else f".{reduction}()")
         return f"{call} with {', '.join(options)}" if options else call
@@ -463,7 +570,7 @@ class LossEntry:
         if self.gluon is None:
             return "gluon has no class for this loss"
         arguments = ", ".join(_keyword_texts(self.gluon.kwargs))
-        return f"{self.gluon.class_path}({arguments})(pred, label)"
+        return f"{self.gluon.class_path}({arguments})({', '.join(self.gluon.arguments)})"
 
     def _array_texts(self):
         """``["weight=weight", ...]`` for the array options."""
@@ -1391,7 +1498,8 @@ def _variant(entry, what, redraw=None, options=None, **changes):
 
 def _with_arrays(batch, target=None, **arrays):
     """``batch`` carrying the array options ``arrays`` (and a new target, if given)."""
-    return Batch(batch.input, batch.target if target is None else target, _frozen(**arrays))
+    target = batch.target if target is None else target
+    return Batch(batch.input, target, _frozen(**arrays), batch.rest)
 
 
 def _elementwise_weight(rng, batch):
@@ -1525,6 +1633,27 @@ def variants():
         get("hinge", margin=2.0),
         get("squared_hinge", margin=0.5),
     )
+
+
+TORCH_LOSSES_NOT_IN_CATALOG = MappingProxyType({
+    "torch.nn.HingeEmbeddingLoss": (
+        "It scores a distance x against a label of -1 or +1 (x for +1, max(0, margin - x) for "
+        "-1): despite its name it is not the hinge loss, gluon has no counterpart, and a trap of "
+        "the hinge entry warns against the mix-up."
+    ),
+    "torch.nn.MultiMarginLoss": (
+        "The multi-class hinge over a row of class scores; gluon has no counterpart, and the book "
+        "teaches the binary hinge and softmax cross-entropy for many classes."
+    ),
+    "torch.nn.NLLLoss2d": (
+        "A deprecated alias of NLLLoss, whose entry also takes (N, C, d1, d2) inputs."
+    ),
+    "torch.nn.LinearCrossEntropyLoss": (
+        "Cross-entropy fused with the Linear layer before it, which saves memory by never "
+        "holding all the logits; the loss itself is the cross_entropy entry's."
+    ),
+})
+"""The loss classes of ``torch.nn`` that no entry spells, each with the reason, in one line."""
 
 
 def keys():
