@@ -191,6 +191,15 @@ def test_gluon_triplet_is_the_squared_distance_port_and_not_triplet_margin_loss(
     assert np.all(np.abs(margin_loss - by_hand)[by_hand > 0] > 0.1)
 
 
+def test_torch_triplet_epsilon_moves_each_distance_by_at_most_eps_sqrt_d():
+    """|pairwise_distance(a, p) - |a - p|| <= 1e-6 sqrt(D) on the chapter's triplets, by the triangle inequality."""
+    a, p, _ = TRIPLET
+    with_eps = F.pairwise_distance(torch.tensor(a), torch.tensor(p)).numpy()  # eps=1e-6, as TripletMarginLoss
+    plain = np.sqrt(((a - p) ** 2).sum(1))
+    assert np.all(np.abs(with_eps - plain) <= 1e-6 * np.sqrt(a.shape[1]) * (1 + 1e-9))
+    assert np.all(with_eps != plain)
+
+
 COSINE = np.random.default_rng(3).standard_normal((2, 4, 3))
 TORCH_COSINE_EPS = float(np.float32(1e-12))  # torch's constant is a C++ float: 1e-12 rounded to float32
 Y_PAIR = np.array([1.0, -1.0, 1.0, -1.0])
@@ -324,3 +333,25 @@ def test_torch_cosine_departs_from_the_formula_for_tiny_vectors():
     loss = torch.nn.CosineEmbeddingLoss(reduction="none")(u, u, torch.tensor([1.0])).item()
     squared_norm = 1e-7**2
     assert loss == pytest.approx(1 - squared_norm / (squared_norm + TORCH_COSINE_EPS), rel=1e-15) and loss > 0.9
+
+
+def test_the_lossbook_tabs_reproduce_the_formulas_written_out_here():
+    """lb's ranking, triplet (both), cosine and SDML losses on the chapter's batches equal the hand formulas."""
+    import lossbook as lb
+
+    rng = np.random.default_rng(1)
+    x1, x2 = rng.standard_normal((2, 5))
+    y = np.array([1.0, -1.0, 1.0, 1.0, -1.0])
+    assert_allclose(lb.margin_ranking_loss(x1, x2, y, margin=0.5, reduction="none"),
+                    np.maximum(0.0, -y * (x1 - x2) + 0.5), rtol=1e-15)
+    a, p, n = TRIPLET
+    squared = np.maximum(0.0, ((a - p) ** 2).sum(1) - ((a - n) ** 2).sum(1) + 1.0)
+    assert_allclose(lb.triplet_margin_with_distance_loss(a, p, n, distance_function=lb.squared_l2_distance,
+                                                         reduction="none"), squared, rtol=1e-14)
+    euclid = lambda u, v: np.sqrt(((u - v + 1e-6) ** 2).sum(1))
+    assert_allclose(lb.triplet_margin_loss(a, p, n, reduction="none"),
+                    np.maximum(0.0, euclid(a, p) - euclid(a, n) + 1.0), rtol=1e-14)
+    assert_allclose(lb.cosine_embedding_loss(*COSINE, Y_PAIR, reduction="none"),
+                    cosine_loss_by_hand(*COSINE, Y_PAIR, eps=TORCH_COSINE_EPS), rtol=1e-15)
+    x_1, x_2 = np.random.default_rng(4).standard_normal((2, 4, 3))
+    assert_allclose(lb.sdml_loss(x_1, x_2, reduction="none"), sdml_by_hand(x_1, x_2, 0.3), rtol=1e-13)
