@@ -46,11 +46,11 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-from . import activations, classification, exact, regression
+from . import activations, classification, embedding, exact, multilabel, regression
 from . import margin as margin_losses
 
-FAMILIES = ("regression", "probabilistic", "margin", "divergence")
-"""The four families the book sorts its losses into."""
+FAMILIES = ("regression", "probabilistic", "margin", "divergence", "embedding")
+"""The five families the book sorts its losses into (embedding: losses of pairs and triplets)."""
 
 SAMPLES = 8
 """Rows in a batch made by an entry's ``make_batch``."""
@@ -67,8 +67,14 @@ GLUON_EPS = 1e-12
 GLUON_FLOAT64_RTOL = 1e-12
 """Relative tolerance of every float64 comparison of gluon with lossbook: a few thousand ulp."""
 
-GLUON_FLOAT32_RTOL = 2e-6
-"""Relative tolerance for a block that runs only in float32: about 16 float32 ulp (2**-23 each)."""
+GLUON_FLOAT32_RTOL = 1e-5
+"""Relative tolerance for a block that runs only in float32 (about 80 float32 ulp of the loss).
+
+Such a block rounds each intermediate term to float32 (2**-24 relative); in
+SDML the log-softmax terms of the squared distances are ten to twenty times
+the loss, so its float32 error reaches 3e-6 of the loss (measured) while
+staying within a few ulp of the terms.
+"""
 
 _MATH_DIRECTIVE = ".. math::"
 
@@ -614,8 +620,11 @@ def math_blocks(docstring):
 
 
 def _keyword_texts(mapping):
-    """Return ``["name=value", ...]`` for a mapping of keyword arguments."""
-    return [f"{name}={value!r}" for name, value in mapping.items()]
+    """Return ``["name=value", ...]`` for a mapping of keyword arguments; a function shows as ``lb.name``."""
+    return [
+        f"{name}=lb.{value.__name__}" if callable(value) else f"{name}={value!r}"
+        for name, value in mapping.items()
+    ]
 
 
 def _frozen(**kwargs):
@@ -1429,6 +1438,432 @@ def _soft_margin():
     )
 
 
+# Losses of more than a pair.
+
+_EMBEDDINGS = (SAMPLES, FEATURES)
+_PER_SAMPLE = "one value per sample"
+_GLUON_FLOAT32_TRAP = (
+    "gluon's {name} fails on float64 input (a float32 constant inside: {what}), so MXNet code "
+    "ran it in float32; torch and lossbook compute the same loss in float64."
+)
+
+
+def _same_loss(loss, *arrays):
+    """The relation of a loss gluon computes exactly as torch's reduction='none'."""
+    return loss
+
+
+def _as_column(loss, *arrays):
+    """torch's reduction='none' loss as the (N, 1) column gluon's CosineEmbeddingLoss returns."""
+    return loss.reshape(loss.shape[0], 1)
+
+
+def _two_vector_batch(rng, shape=_EMBEDDINGS, *, labels):
+    """Two rows of vectors per sample, and a -1/+1 label per sample (labels) or none."""
+    x1 = rng.standard_normal(shape)
+    x2 = x1 + rng.standard_normal(shape) if labels else 0.6 * x1 + 0.4 * rng.standard_normal(shape)
+    rest = (rng.choice([-1.0, 1.0], shape[0]),) if labels else ()
+    return Batch(x1, x2, rest=rest)
+
+
+def _ranking_batch(rng, shape=_ELEMENTWISE):
+    """Two scores per pair and a -1/+1 label saying which should rank higher."""
+    return Batch(rng.standard_normal(shape), rng.standard_normal(shape),
+                 rest=(rng.choice([-1.0, 1.0], shape),))
+
+
+def _triplet_batch(rng, shape=_EMBEDDINGS):
+    """Anchors, positives near them and negatives farther away, some violating the margin."""
+    anchor = rng.standard_normal(shape)
+    positive = anchor + 0.5 * rng.standard_normal(shape)
+    negative = anchor + rng.standard_normal(shape)
+    return Batch(anchor, positive, rest=(negative,))
+
+
+def _cosine_batch(rng, shape=_EMBEDDINGS):
+    return _two_vector_batch(rng, shape, labels=True)
+
+
+def _sdml_batch(rng, shape=_EMBEDDINGS):
+    return _two_vector_batch(rng, shape, labels=False)
+
+
+def _multilabel_batch(rng, shape=_ROWS):
+    """Raw class scores and 0/1 labels, several classes per sample."""
+    return Batch(_class_scores(rng, shape), rng.integers(0, 2, shape).astype(np.float64))
+
+
+def _multilabel_index_batch(rng, shape=_ROWS):
+    """Raw class scores and each sample's classes as indices, padded with -1."""
+    target = np.full(shape, -1, dtype=np.int64)
+    for row in target:
+        classes = rng.permutation(shape[1])[: rng.integers(1, shape[1])]
+        row[: len(classes)] = classes
+    return Batch(_class_scores(rng, shape), target)
+
+
+def _gaussian_batch(rng, shape=_ELEMENTWISE):
+    """Predicted means, targets and predicted variances from 0.05 to 5."""
+    var = np.exp(rng.uniform(np.log(0.05), np.log(5.0), shape))
+    return Batch(rng.standard_normal(shape), rng.standard_normal(shape), rest=(var,))
+
+
+_TINY = 1e-300
+_HUGE = 1e150
+
+
+def _extreme_rankings():
+    near = 1.0 + np.array([2.0**-52, -(2.0**-53), 1e-15, 0.0])
+    return {
+        "scores within an ulp of each other": Batch(np.ones(4), near, rest=(np.array([1.0, -1, 1, -1]),)),
+        "scores of 1e150 and 1e-300": Batch(
+            np.array([_HUGE, _TINY, -_HUGE, 3 * _TINY]), np.array([-_HUGE, 2 * _TINY, _HUGE, _TINY]),
+            rest=(np.array([-1.0, -1, 1, -1]),),
+        ),
+    }
+
+
+def _scaled_triplets(scale):
+    rng = np.random.default_rng(_GRID_RNG_SEED + 5)
+    return Batch(*(scale * rng.standard_normal((3, 4)) for _ in range(2)),
+                 rest=(scale * rng.standard_normal((3, 4)),))
+
+
+def _extreme_triplets():
+    anchor = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [1e-8, -1e-8, 0.0]])
+    return {
+        "positives within an ulp of the anchors": Batch(
+            anchor, anchor * (1 + 2.0**-52), rest=(anchor + 1e-9,)
+        ),
+        "vectors of size 1e100": _scaled_triplets(1e100),
+        "vectors of size 1e-100": _scaled_triplets(1e-100),
+    }
+
+
+def _extreme_cosines():
+    x = np.array([[1.0, 2.0, 3.0], [1e150, -1e150, 1.0], [1e-150, 2e-150, 0.0], [1.0, 0.0, 0.0]])
+    y = np.array([[1.0, 2.0, 3.0 + 1e-15], [1e150, -1e150, 0.0], [-1e-150, 2e-150, 1e-150],
+                  [0.0, 1.0, 1e-300]])
+    return {
+        "parallel, huge, tiny and orthogonal pairs": Batch(x, y, rest=(np.array([1.0, -1, 1, -1]),)),
+        "the same pairs, labels flipped": Batch(x, y, rest=(np.array([-1.0, 1, -1, 1]),)),
+    }
+
+
+def _extreme_sdml():
+    rng = np.random.default_rng(_GRID_RNG_SEED + 6)
+    x = rng.standard_normal((5, 3))
+    return {
+        "partners within 1e-8": Batch(x, x + 1e-8 * rng.standard_normal((5, 3))),
+        "far partners (distances near 100)": Batch(5 * x, -5 * x),
+    }
+
+
+def _extreme_multilabels():
+    logits = np.array([[700.0, -700.0, 40.0, -40.0], [1e-300, -1e-300, 0.0, 36.0]])
+    return {
+        "logits up to +-700": Batch(logits, np.array([[1.0, 0, 1, 0], [0, 1, 1, 0]])),
+        "confident and wrong": Batch(logits, np.array([[0.0, 1, 0, 1], [1, 0, 0, 1]])),
+    }
+
+
+def _extreme_multilabel_indices():
+    scores = np.array([[1e17, 1e17 + 16, 0.0, -1e17], [2.0**60, 2.0**60, 1.0, 1.0 - 2.0**-52]])
+    return {
+        "scores that cancel in 1 - x_y + x_i": Batch(
+            scores, np.array([[1, 0, -1, 2], [0, -1, 1, 3]])
+        ),
+    }
+
+
+def _extreme_gaussians():
+    x = np.array([1.0, 1.0 + 2.0**-52, 1e150, 0.0, 3.0])
+    t = np.array([1.0, 1.0, -1e150, 1e-300, 2.0])
+    var = np.array([1e-6, 1e-300, 1e300, 1e-8, 1.0])
+    return {
+        "variances from 1e-300 to 1e300": Batch(x, t, rest=(var,)),
+        "the best fit, where log v cancels the squared error": Batch(
+            np.zeros(3), np.array([0.5, 2.0, 1e-3]), rest=(np.array([0.25, 4.0, 1e-6]),)
+        ),
+    }
+
+
+def _margin_ranking():
+    """torch's margin ranking loss: which of two scores should be higher; gluon has no class."""
+    return LossEntry(
+        key="margin_ranking",
+        title="Margin ranking",
+        family="embedding",
+        loss=embedding.margin_ranking_loss,
+        grad=embedding.margin_ranking_loss_grad,
+        options=_frozen(margin=0.5),
+        elementwise=True,
+        torch=TorchSpelling("two scores, same shape", "labels -1 or +1, same shape",
+                            class_path="torch.nn.MarginRankingLoss"),
+        gluon=None,
+        relation="gluon has no class for this loss.",
+        to_gluon=None,
+        traps=(
+            "torch accepts any label and silently scores a label of 0 as a zero loss; lossbook "
+            "raises, since only -1 and +1 say which score should rank higher.",
+        ),
+        make_batch=_ranking_batch,
+        textbook="np.maximum(0, -target * (input1 - input2) + margin)",
+        extreme_batches=_extreme_rankings,
+        arguments=("input1", "input2", "target"),
+        differentiable=(0, 1),
+    )
+
+
+def _triplet_margin():
+    """torch's TripletMarginLoss: distances with a root and an epsilon; gluon has no class."""
+    return LossEntry(
+        key="triplet_margin",
+        title="Triplet margin (Euclidean)",
+        family="embedding",
+        loss=embedding.triplet_margin_loss,
+        grad=embedding.triplet_margin_loss_grad,
+        options=_frozen(margin=1.0),
+        elementwise=False,
+        torch=TorchSpelling("anchors, shape (N, D)", "positives and negatives, shape (N, D)",
+                            class_path="torch.nn.TripletMarginLoss"),
+        gluon=None,
+        relation=(
+            "gluon has no class for this loss: its TripletLoss uses squared distances, with no "
+            "root and no epsilon, which is the triplet entry."
+        ),
+        to_gluon=None,
+        traps=(
+            "torch's distance adds eps = 1e-6 to every difference, so an anchor's distance to "
+            "itself is sqrt(D) * 1e-6, not 0.",
+        ),
+        make_batch=_triplet_batch,
+        textbook=None,
+        extreme_batches=_extreme_triplets,
+        arguments=("anchor", "positive", "negative"),
+        differentiable=(0, 1, 2),
+    )
+
+
+def _triplet():
+    """gluon's TripletLoss: squared Euclidean distances, ported with TripletMarginWithDistanceLoss."""
+    return LossEntry(
+        key="triplet",
+        title="Triplet (squared Euclidean)",
+        family="embedding",
+        loss=embedding.triplet_margin_with_distance_loss,
+        grad=embedding.triplet_margin_with_distance_loss_grad,
+        options=_frozen(distance_function=embedding.squared_l2_distance, margin=1.0, swap=False),
+        elementwise=False,
+        torch=TorchSpelling(
+            "anchors, shape (N, D)", "positives and negatives, shape (N, D)",
+            expression=(
+                "torch.nn.TripletMarginWithDistanceLoss(distance_function=lambda x, y: "
+                "((x - y) ** 2).sum(-1), margin=margin, swap=swap, reduction='none')"
+                "(anchor, positive, negative)"
+            ),
+        ),
+        gluon=GluonSpelling(
+            "mxnet.gluon.loss.TripletLoss", _frozen(margin=1.0),
+            "positives and negatives, reshaped to the anchors' shape",
+            output=f"{_PER_SAMPLE}: the hinge of the summed squared differences",
+            arguments=("pred", "positive", "negative"),
+        ),
+        relation=(
+            "The same loss: per sample gluon returns torch's reduction='none' loss with the "
+            "squared Euclidean distance."
+        ),
+        to_gluon=_same_loss,
+        traps=(
+            "torch's TripletMarginLoss is not gluon's TripletLoss: it takes the root of the "
+            "distance and adds eps = 1e-6 to each difference. For a = (0, 0), p = (1, 0), "
+            "n = (0, 1.2) and margin 1, gluon gives 0.56 and TripletMarginLoss 0.8. Pass a "
+            "squared distance to TripletMarginWithDistanceLoss instead.",
+            "gluon's TripletLoss sums over every non-batch axis; torch's distance takes only the "
+            "last axis, so flatten (N, ...) embeddings to (N, D) first.",
+            "gluon accepts margin=0; torch's triplet losses require a positive margin.",
+            _PER_SAMPLE_TRAP,
+        ),
+        make_batch=_triplet_batch,
+        textbook=None,
+        extreme_batches=_extreme_triplets,
+        arguments=("anchor", "positive", "negative"),
+        differentiable=(0, 1, 2),
+    )
+
+
+def _cosine_embedding():
+    """The cosine embedding loss: torch's CosineEmbeddingLoss, gluon's CosineEmbeddingLoss."""
+    return LossEntry(
+        key="cosine_embedding",
+        title="Cosine embedding",
+        family="embedding",
+        loss=embedding.cosine_embedding_loss,
+        grad=embedding.cosine_embedding_loss_grad,
+        options=_frozen(margin=0.0),
+        elementwise=False,
+        torch=TorchSpelling("two vectors per sample, shape (N, D)", "labels -1 or +1, shape (N,)",
+                            class_path="torch.nn.CosineEmbeddingLoss"),
+        gluon=GluonSpelling(
+            "mxnet.gluon.loss.CosineEmbeddingLoss", _frozen(margin=0.0),
+            "labels -1 or +1, shape (N,)",
+            output=f"{_PER_SAMPLE}, as a column of shape (N, 1)",
+            arguments=("input1", "input2", "label"),
+            dtype="float32",
+        ),
+        relation=(
+            "The same loss: gluon returns torch's reduction='none' loss as an (N, 1) column, in "
+            "float32 only."
+        ),
+        to_gluon=_as_column,
+        traps=(
+            _GLUON_FLOAT32_TRAP.format(name="CosineEmbeddingLoss", what="its epsilon 1e-12"),
+            "gluon returns an (N, 1) column; flatten it before comparing with torch's (N,) loss, "
+            "or an (N,) - (N, 1) difference broadcasts to (N, N).",
+            "Both frameworks silently give 0 for a label other than -1 and +1; lossbook raises.",
+            _PER_SAMPLE_TRAP,
+        ),
+        make_batch=_cosine_batch,
+        textbook=None,
+        extreme_batches=_extreme_cosines,
+        arguments=("input1", "input2", "target"),
+        differentiable=(0, 1),
+    )
+
+
+def _sdml():
+    """gluon's SDMLLoss: smoothed cross-entropy over the batch's pairwise distances; no torch class."""
+    return LossEntry(
+        key="sdml",
+        title="Smoothed deep metric learning (SDML)",
+        family="embedding",
+        loss=embedding.sdml_loss,
+        grad=embedding.sdml_loss_grad,
+        options=_frozen(smoothing_parameter=0.3),
+        elementwise=False,
+        torch=TorchSpelling(
+            "embeddings, shape (N, D)", "their partners, row i with row i, shape (N, D)",
+            expression=(
+                "torch.nn.functional.kl_div(torch.log_softmax(-((x1[:, None] - x2[None]) ** 2)"
+                ".sum(-1), dim=1), (1 - smoothing_parameter) * torch.eye(x1.shape[0], dtype=x1.dtype)"
+                " + smoothing_parameter / (x1.shape[0] - 1) * (1 - torch.eye(x1.shape[0], dtype=x1.dtype)),"
+                " reduction='none').sum(1)"
+            ),
+        ),
+        gluon=GluonSpelling(
+            "mxnet.gluon.loss.SDMLLoss", _frozen(smoothing_parameter=0.3),
+            "their partners, row i with row i, shape (N, D)",
+            output=f"{_PER_SAMPLE}: the KL divergence of its row",
+            arguments=("x1", "x2"),
+            dtype="float32",
+        ),
+        relation=(
+            "The same loss: per sample gluon returns torch's reduction='none' value, in float32 "
+            "only (its log(L + 1e-12) adds about 1e-12, far below float32's rounding)."
+        ),
+        to_gluon=_same_loss,
+        traps=(
+            _GLUON_FLOAT32_TRAP.format(name="SDMLLoss", what="the float32 eye of its labels"),
+            "torch has no SDML class: the expression builds the smoothed identity labels and "
+            "calls kl_div on the log-softmax of the negative squared distances.",
+            "Each batch's other rows are its negatives, so the loss depends on the batch size and "
+            "on batching: shuffle so that partners of one class do not share a batch.",
+            "gluon's SDMLLoss takes a weight argument and ignores it.",
+        ),
+        make_batch=_sdml_batch,
+        textbook=None,
+        extreme_batches=_extreme_sdml,
+        arguments=("x1", "x2"),
+        differentiable=(0, 1),
+    )
+
+
+def _multilabel_soft_margin():
+    """torch's MultiLabelSoftMarginLoss, which gluon's SigmoidBCELoss computes on (N, C) labels."""
+    return LossEntry(
+        key="multilabel_soft_margin",
+        title="Multi-label soft margin",
+        family="probabilistic",
+        loss=multilabel.multilabel_soft_margin_loss,
+        grad=multilabel.multilabel_soft_margin_loss_grad,
+        options=_frozen(),
+        elementwise=False,
+        torch=TorchSpelling(_CLASS_SCORES, "0/1 labels, shape (N, C)",
+                            class_path="torch.nn.MultiLabelSoftMarginLoss"),
+        gluon=GluonSpelling("mxnet.gluon.loss.SigmoidBCELoss", _frozen(from_sigmoid=False),
+                            "0/1 labels, shape (N, C)"),
+        relation=(
+            "The same loss: per sample gluon's SigmoidBCELoss averages the classes' logistic "
+            "losses, which is torch's reduction='none' loss."
+        ),
+        to_gluon=_same_loss,
+        traps=(
+            "torch's reduction='mean' averages over the samples after the classes, so it equals "
+            "BCEWithLogitsLoss's mean only because every sample has C classes.",
+            "A class weight goes into gluon's sample_weight as a (1, C) row; gluon's weight= is "
+            "one global factor.",
+            _PER_SAMPLE_TRAP,
+        ),
+        make_batch=_multilabel_batch,
+        textbook=None,
+        extreme_batches=_extreme_multilabels,
+    )
+
+
+def _multilabel_margin():
+    """torch's MultiLabelMarginLoss: a hinge between every target class and every other; no gluon class."""
+    return LossEntry(
+        key="multilabel_margin",
+        title="Multi-label margin",
+        family="margin",
+        loss=multilabel.multilabel_margin_loss,
+        grad=multilabel.multilabel_margin_loss_grad,
+        options=_frozen(),
+        elementwise=False,
+        torch=TorchSpelling(_CLASS_SCORES, "int64 class indices, padded with -1, shape (N, C)",
+                            class_path="torch.nn.MultiLabelMarginLoss"),
+        gluon=None,
+        relation="gluon has no class for this loss.",
+        to_gluon=None,
+        traps=(
+            "The target lists class indices, not 0/1 labels: everything after the first -1 is "
+            "ignored, so a 0/1 vector passed as the target scores the wrong classes silently.",
+        ),
+        make_batch=_multilabel_index_batch,
+        textbook=None,
+        extreme_batches=_extreme_multilabel_indices,
+    )
+
+
+def _gaussian_nll():
+    """torch's GaussianNLLLoss: a mean and a variance per target; gluon has no class."""
+    return LossEntry(
+        key="gaussian_nll",
+        title="Gaussian negative log-likelihood",
+        family="regression",
+        loss=regression.gaussian_nll_loss,
+        grad=regression.gaussian_nll_loss_grad,
+        options=_frozen(),
+        elementwise=True,
+        torch=TorchSpelling(_VALUES, "targets and variances, same shape",
+                            class_path="torch.nn.GaussianNLLLoss"),
+        gluon=None,
+        relation="gluon has no class for this loss.",
+        to_gluon=None,
+        traps=(
+            "torch clamps the variance at eps without changing its gradient: below eps the "
+            "gradient is that of the loss at eps.",
+            "Without full=True the constant log(2 pi) / 2 is left out, so the values are not "
+            "log-likelihoods, though their gradients are.",
+        ),
+        make_batch=_gaussian_batch,
+        textbook="0.5 * (np.log(var) + (input - target) ** 2 / var)",
+        extreme_batches=_extreme_gaussians,
+        arguments=("input", "target", "var"),
+        differentiable=(0, 2),
+    )
+
+
 _FACTORIES = {
     factory().key: factory
     for factory in (
@@ -1447,6 +1882,14 @@ _FACTORIES = {
         _hinge,
         _squared_hinge,
         _soft_margin,
+        _multilabel_soft_margin,
+        _multilabel_margin,
+        _gaussian_nll,
+        _margin_ranking,
+        _triplet_margin,
+        _triplet,
+        _cosine_embedding,
+        _sdml,
     )
 }
 
@@ -1482,7 +1925,7 @@ def _variant(entry, what, redraw=None, options=None, **changes):
     change of target); ``what`` names the options for the relation's sentence.
     """
     fields = {
-        "options": _frozen(**entry.options, **(options or {})),
+        "options": _frozen(**{**entry.options, **(options or {})}),
         "gluon": None,
         "to_gluon": None,
         "relation": _TORCH_ONLY.format(what=what),
@@ -1632,6 +2075,16 @@ def variants():
         ),
         get("hinge", margin=2.0),
         get("squared_hinge", margin=0.5),
+        _variant(
+            get("multilabel_soft_margin"), "class weights", _class_weight, array_options=("weight",)
+        ),
+        _variant(get("gaussian_nll"), "the constant log(2 pi) / 2", options={"full": True}),
+        _variant(get("triplet_margin"), "other norms", options={"p": 1.0, "swap": True}),
+        _variant(get("triplet_margin"), "other norms", options={"p": 3.0}),
+        _variant(get("triplet"), "the swap", options={"swap": True}),
+        _variant(get("margin_ranking"), "other margins", options={"margin": -0.25}),
+        _variant(get("cosine_embedding"), "other margins", options={"margin": 0.4}),
+        _variant(get("sdml"), "other smoothing", options={"smoothing_parameter": 0.05}),
     )
 
 

@@ -147,7 +147,9 @@ def test_gluon_gradient_follows_the_stated_relation(entry):
     expected = gluon_grad_by_chain_rule(entry, batch)
     assert len(gradients) == len(expected)
     for gradient, by_chain_rule in zip(gradients, expected):
-        assert_allclose(gradient, by_chain_rule, rtol=entry.gluon.rtol, atol=0)
+        # float32 rounds every term of a gradient's sum: measure against the largest element.
+        scale = np.max(np.abs(by_chain_rule)) if entry.gluon.dtype == "float32" else 0.0
+        assert_allclose(gradient, by_chain_rule, rtol=entry.gluon.rtol, atol=entry.gluon.rtol * scale)
 
 
 # The catalog itself.
@@ -251,7 +253,7 @@ def test_gluon_spelling_runs_in_float64_or_float32():
     with pytest.raises(ValueError, match="dtype must be"):
         catalog.GluonSpelling("mxnet.gluon.loss.L1Loss", {}, "labels", dtype="float16")
     single = catalog.GluonSpelling("mxnet.gluon.loss.L1Loss", {}, "labels", dtype="float32")
-    assert single.rtol > 16 * 2.0**-23 > catalog.get("l1").gluon.rtol
+    assert single.rtol > 64 * 2.0**-23 > catalog.get("l1").gluon.rtol
 
 
 def test_a_float32_block_sees_the_batch_rounded_to_float32():
@@ -494,7 +496,7 @@ def test_variants_exercise_every_option_of_every_loss():
     """Between them, entries and variants pass every keyword option of every catalog loss."""
     for entry in ENTRIES:
         signature = inspect.signature(entry.loss).parameters
-        options = {name for name in signature if name not in ("input", "target", "reduction")}
+        options = {name for name in signature if name not in (*entry.arguments, "reduction")}
         used = set()
         for other in ENTRIES + VARIANTS:
             if other.loss is entry.loss:
@@ -526,10 +528,10 @@ def test_textbook_formula_overflows_where_lossbook_does_not():
 
 @pytest.mark.parametrize("entry", WITH_GLUON)
 def test_exact_gluon_is_what_gluon_returns(entry):
-    """The relation applied to mpmath's loss matches gluon's float64 output to 1e-12."""
+    """The relation applied to mpmath's loss matches gluon's output: to 1e-12 in float64."""
     batch = batch_of(entry)
     errors = exact.relative_errors(frameworks.gluon_loss(entry, batch), entry.exact_gluon(batch))
-    assert errors.max() < 1e-12
+    assert errors.max() < entry.gluon.rtol
 
 
 def test_exact_gluon_is_undefined_where_the_relation_divides_by_zero():

@@ -135,9 +135,9 @@ def test_dropping_gluons_epsilon_fails():
         porting.check(table)
 
 
-@pytest.mark.parametrize(("difference", "passes"), [(1e-6, True), (1e-5, False)])
+@pytest.mark.parametrize(("difference", "passes"), [(5e-6, True), (2e-5, False)])
 def test_a_float32_gluon_block_is_held_to_float32_rounding(difference, passes):
-    """A float32 block's output may differ by 1e-6 (about 8 float32 ulp), not 1e-5; torch keeps RTOL."""
+    """A float32 block's output may differ by 5e-6 (about 40 float32 ulp), not 2e-5; torch keeps RTOL."""
     table = pd.DataFrame(
         {"torch loss": [0.0], "torch gradient": [0.0], "gluon output": [difference],
          "gluon dtype": ["float32"]}, index=pd.Index(["cosine"], name="key"),
