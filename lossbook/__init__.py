@@ -47,6 +47,7 @@ from .regression import (
     smooth_l1_loss,
     smooth_l1_loss_grad,
 )
+from .sequence import ctc_loss, ctc_loss_grad
 from .versions import versions
 from . import catalog, fitting, frameworks, multitask, plotting, porting, training  # noqa: E402  (they read the functions above)
 
@@ -57,6 +58,8 @@ __all__ = [
     "binary_cross_entropy_with_logits_grad",
     "cross_entropy",
     "cross_entropy_grad",
+    "ctc_loss",
+    "ctc_loss_grad",
     "hinge_loss",
     "hinge_loss_grad",
     "huber_loss",
