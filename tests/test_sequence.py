@@ -688,13 +688,13 @@ def test_moving_the_blank_to_the_last_class(batch):
 @settings(max_examples=60, deadline=None)
 @given(batches())
 def test_gradient_is_minus_a_distribution_per_frame(batch):
-    """Each reachable sample's gradient (reduction "sum") lies in [-1, 0] and sums to -1 per
-    frame within its input length."""
+    """Each reachable sample's gradient (reduction "sum") lies in [-1, 0] (to its rounding,
+    a few eps) and sums to -1 per frame within its input length."""
     log_probs, targets, input_lengths, target_lengths = batch
     losses = lb.ctc_loss(*batch, reduction="none")
     gradient = lb.ctc_loss_grad(*batch, reduction="sum")
     reachable = np.isfinite(losses)
-    assert ((gradient[:, reachable] <= 0) & (gradient[:, reachable] >= -1)).all()
+    assert ((gradient[:, reachable] <= 0) & (gradient[:, reachable] >= -1 - 4 * EPS)).all()
     within = (np.arange(log_probs.shape[0])[:, None] < input_lengths) & reachable
     assert_allclose(gradient.sum(axis=2)[within], -1.0, rtol=8 * EPS)
 
@@ -892,17 +892,46 @@ def test_gluon_pred_lengths_and_unreachable_targets():
 
 
 def test_gluon_gradient_is_lossbooks_through_log_softmax():
-    """mxnet.autograd's gradient w.r.t. the raw scores is lb's chained through log_softmax."""
+    """mxnet.autograd's gradient w.r.t. the raw scores is lb's chained through log_softmax.
+
+    Sample 3 cannot be aligned in its 5 frames. warp-ctc (3rdparty/ctc_include
+    in mxnet 1.9.1) returns a cost of 0 for such a sample before it computes
+    anything, so its gradient within those frames is never written and holds
+    whatever the buffer held (usually 0, sometimes garbage: values near 1 were
+    seen in one run of this file in six); only the frames past pred_lengths
+    are set to 0. So sample 3 is compared there only.
+    """
+    lengths = np.array([8, 8, 8, 5])
     pred = mx.nd.array(GLUON_PRED)
     pred.attach_grad()
     with mx.autograd.record():
-        loss = mx.gluon.loss.CTCLoss()(pred, mx.nd.array(GLUON_LABEL))
+        loss = mx.gluon.loss.CTCLoss()(pred, mx.nd.array(GLUON_LABEL),
+                                       mx.nd.array(lengths, dtype=np.float32))
     loss.backward()
     log_probs = log_softmax(GLUON_PRED.astype(np.float64)).transpose(1, 0, 2)
-    g = lb.ctc_loss_grad(log_probs, GLUON_LABEL.astype(int), [8] * 4, GLUON_LENGTHS, blank=4,
-                         reduction="sum")
+    g = lb.ctc_loss_grad(log_probs, GLUON_LABEL.astype(int), lengths, GLUON_LENGTHS, blank=4,
+                         reduction="sum", zero_infinity=True)
     chained = (g - np.exp(log_probs) * g.sum(axis=2, keepdims=True)).transpose(1, 0, 2)
-    assert_allclose(pred.grad.asnumpy(), chained, rtol=0, atol=3e-6)
+    assert_allclose(pred.grad.asnumpy()[:3], chained[:3], rtol=0, atol=3e-6)
+    assert_array_equal(pred.grad.asnumpy()[3, 5:], 0.0)
+
+
+def test_gluon_cuts_each_label_at_its_first_minus_one():
+    """Labels after the first -1 are ignored, whatever they are."""
+    label = GLUON_LABEL.copy()
+    label[0, 3] = 2  # [1, 0, -1, 2]: still the target [1, 0]
+    ours = lb_port(GLUON_PRED, label, GLUON_LENGTHS)
+    assert_allclose(gluon_ctc(GLUON_PRED, label), ours, rtol=3e-7)
+
+
+def test_gluon_weights_scale_each_sample():
+    """gluon's output is weight * sample_weight * loss, per sample (a global scalar weight)."""
+    sample_weight = np.array([0.5, 1.0, 2.0, 3.0], dtype=np.float32)
+    weighted = mx.gluon.loss.CTCLoss(weight=0.3)(
+        mx.nd.array(GLUON_PRED), mx.nd.array(GLUON_LABEL), None, None, mx.nd.array(sample_weight)
+    ).asnumpy()
+    ours = lb_port(GLUON_PRED, GLUON_LABEL, GLUON_LENGTHS)
+    assert_allclose(weighted, 0.3 * sample_weight * ours, rtol=5e-7)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float16"])
