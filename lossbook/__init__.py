@@ -71,6 +71,7 @@ from .regression import (
     smooth_l1_loss,
     smooth_l1_loss_grad,
 )
+from .sequence import ctc_loss, ctc_loss_grad
 from .versions import versions
 from . import catalog, fitting, frameworks, metric_learning, multitask, plotting, porting, training  # noqa: E402  (they read the functions above)
 
@@ -83,6 +84,8 @@ __all__ = [
     "cosine_embedding_loss_grad",
     "cross_entropy",
     "cross_entropy_grad",
+    "ctc_loss",
+    "ctc_loss_grad",
     "gaussian_nll_loss",
     "gaussian_nll_loss_grad",
     "hinge_loss",

@@ -1585,6 +1585,154 @@ def gaussian_nll_loss(
     return _reduce(_terms_of(gaussian, x, t, v), reduction, magnitude)
 
 
+# Sequence losses (lossbook.sequence).
+
+
+def _ctc_targets(targets, lengths):
+    """Each sample's target labels (a list of ints), from padded ``(N, S)`` or concatenated 1-D."""
+    array = np.asarray(targets)
+    if array.ndim == 2:
+        if array.shape[0] != len(lengths) or max(lengths) > array.shape[1]:
+            raise ValueError(f"targets of shape {array.shape} do not fit target_lengths {lengths}")
+        return [[int(label) for label in array[n, :length]] for n, length in enumerate(lengths)]
+    if array.ndim != 1 or array.size != sum(lengths):
+        raise ValueError(f"targets of shape {array.shape} do not fit target_lengths {lengths}")
+    starts = np.cumsum([0] + lengths)
+    return [[int(label) for label in array[start:start + length]]
+            for start, length in zip(starts, lengths)]
+
+
+def _ctc_likelihood(probabilities, target, blank):
+    """The summed probability of the alignments of ``target`` (Graves' forward recursion).
+
+    ``probabilities`` is a list of frames, each a list of C exact probabilities.
+    """
+    mp = _mpmath()
+    if not probabilities:
+        return mp.mpf(1) if not target else mp.mpf(0)
+    extended = [blank]
+    for label in target:
+        extended += [label, blank]
+    alpha = [mp.mpf(0)] * len(extended)
+    alpha[0] = probabilities[0][blank]
+    if target:
+        alpha[1] = probabilities[0][target[0]]
+    for frame in probabilities[1:]:
+        previous = alpha
+        alpha = []
+        for s, label in enumerate(extended):
+            total = previous[s]
+            if s >= 1:
+                total += previous[s - 1]
+            if s >= 2 and label != blank and label != extended[s - 2]:
+                total += previous[s - 2]
+            alpha.append(total * frame[label])
+    return alpha[-1] + (alpha[-2] if target else 0)
+
+
+_CTC_EXTRA_DIGITS = 340
+"""Digits added when a CTC likelihood lies within 1e-20 of 1: then -log p is below 1e-20 and
+the first pass kept fewer than 40 of its digits; with 340 more, a loss down to 1e-320 keeps 40."""
+
+
+def _ctc_sample_loss(log_probs, target, blank):
+    """``-log`` of the likelihood of one sample (frames ``(T_n, C)`` of exact log-probabilities).
+
+    The likelihood is a sum of products of probabilities; where it is within
+    1e-20 of 1 the loss is its tiny difference from 1, so it is computed again
+    with :data:`_CTC_EXTRA_DIGITS` more digits.
+    """
+    mp = _mpmath()
+
+    def loss():
+        probabilities = [[mp.exp(value) for value in frame] for frame in log_probs]
+        likelihood = _ctc_likelihood(probabilities, target, blank)
+        return mp.inf if likelihood == 0 else -mp.log(likelihood)
+
+    first = loss()
+    if not abs(first) < mp.mpf(10) ** -20:
+        return first
+    with mp.workdps(DIGITS + _CTC_EXTRA_DIGITS):
+        return +loss()
+
+
+@_reference
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, *, blank=0, reduction="mean",
+             zero_infinity=False, magnitude=False):
+    r"""Connectionist temporal classification loss, exactly.
+
+    .. math:: \ell_n = -\log \sum_{\pi \in \mathcal{B}^{-1}(y_n)}
+        \prod_{t=1}^{T_n} e^{x_{t, n, \pi_t}}
+
+    The sum runs over the alignments of the sample's first ``input_lengths[n]``
+    frames that collapse to its target; it is evaluated by the forward
+    recursion on the exact probabilities :math:`e^{x}` (mpmath's exponent
+    range has no underflow), and a sum of 0 gives ``inf``, or 0 with
+    ``zero_infinity``. A likelihood within 1e-20 of 1 (a loss below 1e-20,
+    which the sum near 1 would cancel) is recomputed with 340 more digits.
+    ``"mean"`` divides each loss by ``max(target_length, 1)`` and averages
+    over the batch.
+
+    ``magnitude=True`` gives :math:`|\ell_n| + \log A_n` instead, with
+    :math:`A_n` the number of alignments of the target (the likelihood with
+    every probability 1; taken as 1 when there is none). That is the scale of
+    lossbook's error bound: the rounding errors of its merges add up to a few
+    eps times the entropy of the alignments' posterior, which is at most
+    :math:`\log A_n`.
+
+    Parameters
+    ----------
+    log_probs : array_like
+        Log-probabilities, ``(T, N, C)`` or ``(T, C)``.
+    targets : array_like
+        Class indices, padded ``(N, S)`` or concatenated 1-D.
+    input_lengths, target_lengths : array_like of int
+        One per sample.
+    blank : int, default 0
+    reduction : {"mean", "sum", "none"}, default "mean"
+    zero_infinity : bool, default False
+    magnitude : bool, default False
+
+    Returns
+    -------
+    ndarray
+        An object array of ``mpmath.mpf`` losses for ``reduction="none"``
+        (0-d for unbatched input), else one ``mpmath.mpf``.
+    """
+    mp = _mpmath()
+    _check_reduction(reduction)
+    x = to_mpf(log_probs)
+    if any(value == mp.inf for value in x.flat):
+        raise ValueError("log_probs must not be +inf (a probability cannot be infinite)")
+    batched = x.ndim == 3
+    if not batched:
+        x = x[:, None, :]
+    frames, samples, classes = x.shape
+    inputs = [int(length) for length in np.ravel(input_lengths)]
+    lengths = [int(length) for length in np.ravel(target_lengths)]
+    if len(inputs) != samples or len(lengths) != samples:
+        raise ValueError(f"input_lengths and target_lengths need {samples} entries each")
+    if not 0 <= blank < classes:
+        raise ValueError(f"blank must lie in [0, {classes})")
+    losses = np.empty(samples, dtype=object)
+    for n, (length, target) in enumerate(zip(inputs, _ctc_targets(targets, lengths))):
+        if not 0 <= length <= frames or any(not 0 <= c < classes or c == blank for c in target):
+            raise ValueError(f"sample {n}: input length or target labels out of range")
+        loss = _ctc_sample_loss(x[:length, n], target, blank)
+        if zero_infinity and loss == mp.inf:
+            loss = mp.mpf(0)
+        if magnitude:
+            ones = [[mp.mpf(1)] * classes for _ in range(length)]
+            alignments = _ctc_likelihood(ones, target, blank)
+            loss = abs(loss) + mp.log(max(alignments, 1))
+        losses[n] = loss
+    if reduction == "none":
+        return losses if batched else losses.reshape(())
+    if reduction == "sum":
+        return mp.fsum(losses)
+    return mp.fsum(loss / max(length, 1) for loss, length in zip(losses, lengths)) / samples
+
+
 def reference(function):
     """Return the exact reference of a lossbook function: the function here of the same name.
 

@@ -723,3 +723,50 @@ def test_torch_label_smoothing_applies_to_probability_targets():
     assert_allclose(by_torch, plain, rtol=RTOL)
     assert_allclose(gluon, plain, rtol=RTOL)
     assert not np.isclose(twice, plain, rtol=1e-4)
+
+
+# Completeness: every loss class of both frameworks.
+
+
+def _loss_classes(base, module):
+    """The public classes of ``module`` derived from ``base``, by name."""
+    found, stack = set(), [base]
+    while stack:
+        for subclass in stack.pop().__subclasses__():
+            stack.append(subclass)
+            if getattr(module, subclass.__name__, None) is subclass:
+                found.add(subclass.__name__)
+    return found
+
+
+def _spelled_torch_classes():
+    """The torch.nn classes the entries name, in a class path or inside an expression."""
+    spelled = set()
+    for entry in ENTRIES + VARIANTS:
+        text = " ".join(filter(None, (entry.torch.class_path, entry.torch.expression)))
+        spelled |= {name for name in dir(torch.nn) if f"torch.nn.{name}(" in text + "("}
+    return spelled
+
+
+def test_every_torch_loss_class_has_an_entry_or_a_reason():
+    """Walking torch.nn: each loss class is spelled by an entry or listed, with a reason, as not."""
+    classes = _loss_classes(torch.nn.modules.loss._Loss, torch.nn)
+    listed = {path.removeprefix("torch.nn.") for path in catalog.TORCH_LOSSES_NOT_IN_CATALOG}
+    spelled = _spelled_torch_classes()
+    assert classes - spelled == listed
+    assert not listed & spelled
+    assert all(reason.strip() for reason in catalog.TORCH_LOSSES_NOT_IN_CATALOG.values())
+
+
+def test_every_concrete_gluon_loss_class_has_an_entry():
+    """Walking mxnet.gluon.loss 1.9.1: every concrete loss class is named by an entry's gluon spelling."""
+    classes = {
+        cls for name, cls in inspect.getmembers(mx.gluon.loss, inspect.isclass)
+        if issubclass(cls, mx.gluon.loss.Loss) and cls is not mx.gluon.loss.Loss
+    }
+    named = {
+        catalog._resolve(mx, entry.gluon.class_path) for entry in ENTRIES + VARIANTS
+        if entry.gluon is not None
+    }
+    assert len(classes) == 14
+    assert classes == named
