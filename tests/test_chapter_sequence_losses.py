@@ -67,7 +67,10 @@ def test_worked_example_loss_is_minus_log_p_and_torch_agrees(glued):
                        reduction="none").item()
     assert value == pytest.approx(exact, rel=1e-14)
     assert glued["seq-hand-by-torch"] == value
-    assert glued["seq-hand-torch-gap"] == pytest.approx(abs(value - exact), abs=1e-15)
+    gluon_value = gluon.loss.CTCLoss()(nd.array(log_y.numpy().transpose(1, 0, 2)), nd.array([[0, 1]]))
+    assert gluon_value.asscalar() == pytest.approx(exact, rel=4 * FLOAT32_EPS)
+    gap = float(abs(value + mpmath.log(mpmath.mpf(207) / 500)))
+    assert glued["seq-hand-torch-gap"] == gap and gap <= np.spacing(exact) / 2
 
 
 # The batch: three utterances of eight frames, transcripts ab, cc, abc.
@@ -355,3 +358,41 @@ def test_the_lossbook_tabs_reproduce_the_formulas_written_out_here():
                     cosine_loss_by_hand(*COSINE, Y_PAIR, eps=TORCH_COSINE_EPS), rtol=1e-15)
     x_1, x_2 = np.random.default_rng(4).standard_normal((2, 4, 3))
     assert_allclose(lb.sdml_loss(x_1, x_2, reduction="none"), sdml_by_hand(x_1, x_2, 0.3), rtol=1e-13)
+
+
+def ctc_by_mpmath(log_probs, target):
+    """-log p(target) by the forward recursion on exp(log_probs) in mpmath; log_probs (T, C), blank C - 1."""
+    blank = log_probs.shape[1] - 1
+    extended = [blank] + [symbol for k in target for symbol in (k, blank)]
+    y = [[mpmath.exp(mpmath.mpf(float(v))) for v in row] for row in log_probs]
+    alpha = [y[0][extended[0]], y[0][extended[1]]] + [mpmath.mpf(0)] * (len(extended) - 2)
+    for row in y[1:]:
+        alpha = [row[k] * (alpha[s] + (alpha[s - 1] if s >= 1 else 0)
+                           + (alpha[s - 2] if s >= 2 and k != blank and k != extended[s - 2] else 0))
+                 for s, k in enumerate(extended)]
+    return -mpmath.log(alpha[-1] + alpha[-2])
+
+
+def test_worked_example_lossbook_is_minus_log_207_over_500_correctly_rounded(glued):
+    """The glued gap of lossbook's loss from -log(207/500) (mpmath) is that gap, at most half an ulp."""
+    import lossbook as lb
+
+    exact = -mpmath.log(mpmath.mpf(207) / 500)
+    log_y = np.log(np.array([[Y[t][k] for k in "ab-"] for t in (1, 2, 3)]) / 10)
+    value = float(lb.ctc_loss(log_y, [0, 1], 3, 2, blank=2, reduction="none"))
+    assert glued["seq-hand-lossbook-gap"] == float(abs(value - exact))
+    assert abs(value - exact) <= np.spacing(float(exact)) / 2
+
+
+def test_batch_relative_errors_against_an_mpmath_recursion(glued):
+    """lossbook's and torch's relative errors on the batch, recomputed against a forward recursion in mpmath."""
+    import lossbook as lb
+
+    time_major = lb.log_softmax(SCORES, axis=-1).transpose(1, 0, 2)
+    exact = [ctc_by_mpmath(time_major[:, n], LABELS[n, :LENGTHS[n]]) for n in range(3)]
+    lossbook = lb.ctc_loss(time_major, LABELS, [8, 8, 8], LENGTHS, blank=3, reduction="none")
+    torch_value = torch_ctc(LABELS, LENGTHS, log_probs=torch.tensor(time_major), blank=3)
+    relerr = lambda values: max(float(abs(mpmath.mpf(float(v)) / e - 1)) for v, e in zip(values, exact))
+    assert glued["seq-ctc-lossbook-relerr"] == pytest.approx(relerr(lossbook), rel=1e-6, abs=1e-300)
+    assert glued["seq-ctc-torch-relerr"] == pytest.approx(relerr(torch_value), rel=1e-6, abs=1e-300)
+    assert relerr(lossbook) <= 2.0**-51
