@@ -45,8 +45,8 @@ def float64_output(values):
 
 def torch_values(entry, batch):
     """torch's unreduced loss of the batch, as the entry spells it."""
-    input, target, arrays = entry.torch_tensors(torch, batch)
-    return float64_output(entry.torch_forward(torch, input, target, "none", arrays).numpy())
+    tensors, arrays = entry.torch_tensors(torch, batch)
+    return float64_output(entry.torch_forward(torch, tensors, "none", arrays).numpy())
 
 
 def errors_of(entry, batch):

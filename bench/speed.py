@@ -63,10 +63,10 @@ def timed_calls(entry, rng):
     batch = entry.make_batch(rng, shape_of(entry))
     assert batch.input.size == math.prod(SHAPE), (entry.label, batch.input.shape)
     reduction = entry.torch.reduction
-    input, target, arrays = entry.torch_tensors(torch, batch)
+    tensors, arrays = entry.torch_tensors(torch, batch)
     calls = [
         lambda: entry.evaluate(batch, reduction),
-        lambda: entry.torch_forward(torch, input, target, reduction, arrays),
+        lambda: entry.torch_forward(torch, tensors, reduction, arrays),
     ]
     if entry.gluon is not None:
         block = entry.gluon_block(mx)

@@ -46,11 +46,11 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-from . import activations, classification, exact, regression
+from . import activations, classification, embedding, exact, multilabel, regression
 from . import margin as margin_losses
 
-FAMILIES = ("regression", "probabilistic", "margin", "divergence")
-"""The four families the book sorts its losses into."""
+FAMILIES = ("regression", "probabilistic", "margin", "divergence", "embedding")
+"""The five families the book sorts its losses into (embedding: losses of pairs and triplets)."""
 
 SAMPLES = 8
 """Rows in a batch made by an entry's ``make_batch``."""
@@ -63,6 +63,18 @@ CLASSES = 4
 
 GLUON_EPS = 1e-12
 """What gluon adds inside the logs of ``SigmoidBCELoss(from_sigmoid=True)`` and ``KLDivLoss``."""
+
+GLUON_FLOAT64_RTOL = 1e-12
+"""Relative tolerance of every float64 comparison of gluon with lossbook: a few thousand ulp."""
+
+GLUON_FLOAT32_RTOL = 1e-5
+"""Relative tolerance for a block that runs only in float32 (about 80 float32 ulp of the loss).
+
+Such a block rounds each intermediate term to float32 (2**-24 relative); in
+SDML the log-softmax terms of the squared distances are ten to twenty times
+the loss, so its float32 error reaches 3e-6 of the loss (measured) while
+staying within a few ulp of the terms.
+"""
 
 _MATH_DIRECTIVE = ".. math::"
 
@@ -128,11 +140,27 @@ class Batch:
         Array options drawn with the batch, such as a ``weight`` of the
         input's shape: keyword arguments of the loss, passed beside the
         entry's own options. Only variants (see :func:`variants`) have any.
+    rest : tuple of ndarray, optional
+        The loss's positional arrays after the first two, for the losses that
+        take more than a pair (a triplet's negative; CTC's lengths). A loss of
+        more than a pair names its arrays in :attr:`LossEntry.arguments`:
+        ``input`` and ``target`` hold its first two, whatever their names
+        (a triplet's anchor and positive).
     """
 
     input: np.ndarray
     target: np.ndarray
     options: Mapping = dataclasses.field(default_factory=lambda: MappingProxyType({}))
+    rest: tuple = ()
+
+    @property
+    def arrays(self):
+        """Every positional array of the loss, in its order: ``(input, target, *rest)``."""
+        return (self.input, self.target, *self.rest)
+
+    def with_arrays(self, *arrays):
+        """Return this batch with its positional arrays replaced by ``arrays``, options kept."""
+        return Batch(arrays[0], arrays[1], self.options, tuple(arrays[2:]))
 
 
 @dataclass(frozen=True)
@@ -195,12 +223,30 @@ class GluonSpelling:
         What gluon expects as the label.
     output : str, default "one value per sample: the mean over the non-batch axes"
         The shape and meaning of what the loss block returns.
+    arguments : tuple of str, default ("pred", "label")
+        The names of the block's positional arguments, in its order.
+    dtype : str, default "float64"
+        The dtype the block runs in: "float32" where it fails on float64
+        (a float32 constant inside), so the comparisons feed it the batch
+        rounded to float32 and allow for float32's rounding
+        (:data:`GLUON_FLOAT32_RTOL`).
     """
 
     class_path: str
     kwargs: MappingProxyType
     label_format: str
     output: str = "one value per sample: the mean over the non-batch axes"
+    arguments: tuple[str, ...] = ("pred", "label")
+    dtype: str = "float64"
+
+    def __post_init__(self):
+        if self.dtype not in ("float64", "float32"):
+            raise ValueError(f"dtype must be 'float64' or 'float32', got {self.dtype!r}")
+
+    @property
+    def rtol(self):
+        """The relative tolerance of a comparison with this block's output."""
+        return GLUON_FLOAT32_RTOL if self.dtype == "float32" else GLUON_FLOAT64_RTOL
 
 
 @dataclass(frozen=True)
@@ -259,6 +305,21 @@ class LossEntry:
     correctly_rounded : bool, default False
         True if the loss's docstring promises every unreduced value is the
         float64 nearest the exact one (not only within 2 ulp of it).
+    arguments : tuple of str, default ("input", "target")
+        The names of the loss's positional arrays, in its order (torch's):
+        ``("anchor", "positive", "negative")`` for a triplet loss, say. A
+        batch holds them in :attr:`Batch.arrays`.
+    differentiable : tuple of int, default (0,)
+        The positions in :attr:`arguments` of the arrays the loss is
+        differentiated with respect to. ``grad`` returns one array when there
+        is one, else a tuple in this order.
+    gluon_inputs : callable or None, default None
+        ``gluon_inputs(batch)`` returns the numpy arrays the gluon block takes
+        for the batch, in its order (:attr:`GluonSpelling.arguments`), where
+        they are not the batch's own arrays (CTC's raw scores in (N, T, C)
+        and its labels padded with -1); None means ``batch.arrays``. Its
+        gradient is then compared in the chapter that teaches the loss, since
+        gluon's arrays are not lossbook's.
     """
 
     key: str
@@ -280,12 +341,19 @@ class LossEntry:
     array_options: tuple[str, ...] = ()
     variant: str = ""
     correctly_rounded: bool = False
+    arguments: tuple[str, ...] = ("input", "target")
+    differentiable: tuple[int, ...] = (0,)
+    gluon_inputs: Callable | None = None
 
     def __post_init__(self):
         if self.family not in FAMILIES:
             raise ValueError(f"family {self.family!r} is not one of {FAMILIES}")
         if (self.gluon is None) != (self.to_gluon is None):
             raise ValueError("an entry has a gluon spelling exactly when it has a relation to it")
+        if len(self.arguments) < 2 or not self.differentiable or not set(self.differentiable) <= set(
+            range(len(self.arguments))
+        ):
+            raise ValueError("arguments names at least two arrays and differentiable indexes them")
 
     @property
     def equation(self):
@@ -305,17 +373,46 @@ class LossEntry:
 
     def evaluate(self, batch, reduction):
         """Return lossbook's loss of ``batch``, reduced by ``reduction``."""
-        return self.loss(batch.input, batch.target, reduction=reduction, **self._keywords(batch))
+        return self.loss(*batch.arrays, reduction=reduction, **self._keywords(batch))
 
     def gradient(self, batch, reduction):
-        """Return the gradient of ``evaluate(batch, reduction)`` with respect to the input."""
-        return self.grad(batch.input, batch.target, reduction=reduction, **self._keywords(batch))
+        """Return the gradient of ``evaluate(batch, reduction)``, as :attr:`grad` returns it.
+
+        That is one array (the gradient with respect to the input) for most
+        losses, and a tuple, one array per :attr:`differentiable` argument,
+        for the others.
+        """
+        return self.grad(*batch.arrays, reduction=reduction, **self._keywords(batch))
+
+    def gradients(self, batch, reduction):
+        """Return the gradient of ``evaluate(batch, reduction)`` as a tuple, one per differentiable array."""
+        gradient = self.gradient(batch, reduction)
+        return (gradient,) if len(self.differentiable) == 1 else tuple(gradient)
 
     def expected_gluon(self, batch):
         """Return what gluon should output for ``batch``: the relation applied to lossbook."""
         if self.to_gluon is None:
             raise ValueError(f"gluon has no class for the {self.key!r} loss")
+        batch = self.as_gluon_sees(batch)
         return self.to_gluon(self.evaluate(batch, "none"), batch.input, batch.target, np)
+
+    def as_gluon_sees(self, batch):
+        """Return ``batch`` as gluon's block receives it: its real arrays rounded to the block's dtype.
+
+        The batch itself for a float64 block; for a float32 one (see
+        :attr:`GluonSpelling.dtype`), each real array rounded to float32 and
+        held as float64 again, so that lossbook computes the loss of the very
+        numbers gluon gets.
+        """
+        if self.gluon is None or self.gluon.dtype == "float64":
+            return batch
+
+        def rounded(array):
+            array = np.asarray(array)
+            return array.astype(np.float32).astype(np.float64) if array.dtype.kind == "f" else array
+
+        options = _frozen(**{name: rounded(value) for name, value in batch.options.items()})
+        return Batch(*map(rounded, batch.arrays[:2]), options, tuple(map(rounded, batch.rest)))
 
     def exact_loss(self, batch, reduction="none", magnitude=False):
         """Return the exact loss of ``batch`` (mpmath), from ``lossbook.exact``.
@@ -337,8 +434,7 @@ class LossEntry:
         """
         reference = exact.reference(self.loss)
         return reference(
-            batch.input, batch.target, reduction=reduction, magnitude=magnitude,
-            **self._keywords(batch),
+            *batch.arrays, reduction=reduction, magnitude=magnitude, **self._keywords(batch)
         )
 
     def exact_gluon(self, batch, magnitude=False):
@@ -355,6 +451,7 @@ class LossEntry:
         """
         if self.to_gluon is None:
             raise ValueError(f"gluon has no class for the {self.key!r} loss")
+        batch = self.as_gluon_sees(batch)
         loss = self.exact_loss(batch, "none", magnitude)
         with exact.working_precision():
             input, target = exact.to_mpf(batch.input), exact.to_mpf(batch.target)
@@ -370,41 +467,44 @@ class LossEntry:
         """
         if self.textbook is None:
             raise ValueError(f"the {self.label!r} entry has no textbook formula")
-        namespace = {"np": np, "input": batch.input, "target": batch.target}
+        namespace = {"np": np, **dict(zip(self.arguments, batch.arrays))}
         namespace.update(self._keywords(batch))
         with np.errstate(all="ignore"):
             return eval(self.textbook, {"__builtins__": {}}, namespace)
 
     def torch_tensors(self, torch, batch):
-        """Return the batch for torch: float64 input, the target, and the array options.
+        """Return the batch for torch: its positional arrays and its array options, as tensors.
 
-        The target is int64 where it holds class indices, else float64; the
-        array options are float64 tensors.
+        Arrays of integers (class indices, CTC's targets and lengths) become
+        int64 tensors, the others float64; the array options are float64.
 
         Returns
         -------
         tuple
-            ``(input, target, arrays)``, ``arrays`` a dict of tensors.
+            ``(tensors, arrays)``: a tuple of tensors in :attr:`arguments`
+            order, and a dict of the array options' tensors.
         """
         from .frameworks import as_float64  # frameworks imports this module
 
-        target = np.asarray(batch.target)
-        if target.dtype.kind in "iu":
-            target = torch.from_numpy(target.astype(np.int64))
-        else:
-            target = as_float64(target, "torch")
+        tensors = []
+        for array in batch.arrays:
+            array = np.asarray(array)
+            if array.dtype.kind in "iu":
+                tensors.append(torch.from_numpy(array.astype(np.int64)))
+            else:
+                tensors.append(as_float64(array, "torch"))
         arrays = {name: as_float64(value, "torch") for name, value in batch.options.items()}
-        return as_float64(batch.input, "torch"), target, arrays
+        return tuple(tensors), arrays
 
-    def torch_forward(self, torch, input, target, reduction, arrays=None):
+    def torch_forward(self, torch, tensors, reduction, arrays=None):
         """Compute the loss with torch, as :attr:`torch` spells it.
 
         Parameters
         ----------
         torch : module
             The ``torch`` module.
-        input, target
-            Tensors, as :meth:`torch_tensors` makes them.
+        tensors : tuple
+            The positional tensors, as :meth:`torch_tensors` makes them.
         reduction : str
             One of ``torch.reductions``.
         arrays : dict, optional
@@ -419,14 +519,27 @@ class LossEntry:
         spelling = self.torch
         if spelling.class_path is not None:
             loss_class = _resolve(torch, spelling.class_path)
-            return loss_class(**options, reduction=reduction)(input, target)
+            return loss_class(**options, reduction=reduction)(*tensors)
         if spelling.function_path is not None:
             function = _resolve(torch, spelling.function_path)
-            return function(input, target, reduction=reduction, **options)
+            return function(*tensors, reduction=reduction, **options)
         # Run the very text the catalog shows, so that the text is what the tests check.
-        namespace = {"torch": torch, "input": input, "target": target, **options}
+        namespace = {"torch": torch, **dict(zip(self.arguments, tensors)), **options}
         unreduced = eval(spelling.expression, {"__builtins__": {}}, namespace)
         return unreduced if reduction == "none" else getattr(unreduced, reduction)()
+
+    def gluon_arrays(self, batch):
+        """Return the numpy arrays the gluon block takes for ``batch``, in its order.
+
+        Raises
+        ------
+        ValueError
+            If gluon has no class for the loss.
+        """
+        if self.gluon is None:
+            raise ValueError(f"gluon has no class for the {self.key!r} loss")
+        arrays = batch.arrays if self.gluon_inputs is None else self.gluon_inputs(batch)
+        return tuple(np.asarray(array) for array in arrays)
 
     def gluon_block(self, mx):
         """Build the gluon loss block, given the ``mxnet`` module.
@@ -442,7 +555,7 @@ class LossEntry:
 
     def lossbook_call(self, reduction):
         """Return the lossbook call as source text, with the options written out."""
-        arguments = ["input", "target", *_keyword_texts(self.options), *self._array_texts()]
+        arguments = [*self.arguments, *_keyword_texts(self.options), *self._array_texts()]
         arguments.append(f"reduction={reduction!r}")
         return f"lb.{self.loss.__name__}({', '.join(arguments)})"
 
@@ -451,9 +564,9 @@ class LossEntry:
         options = [*_keyword_texts(self.options), *self._array_texts()]
         if self.torch.class_path is not None:
             arguments = [*options, f"reduction={reduction!r}"]
-            return f"{self.torch.class_path}({', '.join(arguments)})(input, target)"
+            return f"{self.torch.class_path}({', '.join(arguments)})({', '.join(self.arguments)})"
         if self.torch.function_path is not None:
-            arguments = ["input", "target", *options, f"reduction={reduction!r}"]
+            arguments = [*self.arguments, *options, f"reduction={reduction!r}"]
             return f"{self.torch.function_path}({', '.join(arguments)})"
         call = self.torch.expression + ("" if reduction == "none" else f".{reduction}()")
         return f"{call} with {', '.join(options)}" if options else call
@@ -463,7 +576,7 @@ class LossEntry:
         if self.gluon is None:
             return "gluon has no class for this loss"
         arguments = ", ".join(_keyword_texts(self.gluon.kwargs))
-        return f"{self.gluon.class_path}({arguments})(pred, label)"
+        return f"{self.gluon.class_path}({arguments})({', '.join(self.gluon.arguments)})"
 
     def _array_texts(self):
         """``["weight=weight", ...]`` for the array options."""
@@ -507,8 +620,11 @@ def math_blocks(docstring):
 
 
 def _keyword_texts(mapping):
-    """Return ``["name=value", ...]`` for a mapping of keyword arguments."""
-    return [f"{name}={value!r}" for name, value in mapping.items()]
+    """Return ``["name=value", ...]`` for a mapping of keyword arguments; a function shows as ``lb.name``."""
+    return [
+        f"{name}=lb.{value.__name__}" if callable(value) else f"{name}={value!r}"
+        for name, value in mapping.items()
+    ]
 
 
 def _frozen(**kwargs):
@@ -1322,6 +1438,432 @@ def _soft_margin():
     )
 
 
+# Losses of more than a pair.
+
+_EMBEDDINGS = (SAMPLES, FEATURES)
+_PER_SAMPLE = "one value per sample"
+_GLUON_FLOAT32_TRAP = (
+    "gluon's {name} fails on float64 input (a float32 constant inside: {what}), so MXNet code "
+    "ran it in float32; torch and lossbook compute the same loss in float64."
+)
+
+
+def _same_loss(loss, *arrays):
+    """The relation of a loss gluon computes exactly as torch's reduction='none'."""
+    return loss
+
+
+def _as_column(loss, *arrays):
+    """torch's reduction='none' loss as the (N, 1) column gluon's CosineEmbeddingLoss returns."""
+    return loss.reshape(loss.shape[0], 1)
+
+
+def _two_vector_batch(rng, shape=_EMBEDDINGS, *, labels):
+    """Two rows of vectors per sample, and a -1/+1 label per sample (labels) or none."""
+    x1 = rng.standard_normal(shape)
+    x2 = x1 + rng.standard_normal(shape) if labels else 0.6 * x1 + 0.4 * rng.standard_normal(shape)
+    rest = (rng.choice([-1.0, 1.0], shape[0]),) if labels else ()
+    return Batch(x1, x2, rest=rest)
+
+
+def _ranking_batch(rng, shape=_ELEMENTWISE):
+    """Two scores per pair and a -1/+1 label saying which should rank higher."""
+    return Batch(rng.standard_normal(shape), rng.standard_normal(shape),
+                 rest=(rng.choice([-1.0, 1.0], shape),))
+
+
+def _triplet_batch(rng, shape=_EMBEDDINGS):
+    """Anchors, positives near them and negatives farther away, some violating the margin."""
+    anchor = rng.standard_normal(shape)
+    positive = anchor + 0.5 * rng.standard_normal(shape)
+    negative = anchor + rng.standard_normal(shape)
+    return Batch(anchor, positive, rest=(negative,))
+
+
+def _cosine_batch(rng, shape=_EMBEDDINGS):
+    return _two_vector_batch(rng, shape, labels=True)
+
+
+def _sdml_batch(rng, shape=_EMBEDDINGS):
+    return _two_vector_batch(rng, shape, labels=False)
+
+
+def _multilabel_batch(rng, shape=_ROWS):
+    """Raw class scores and 0/1 labels, several classes per sample."""
+    return Batch(_class_scores(rng, shape), rng.integers(0, 2, shape).astype(np.float64))
+
+
+def _multilabel_index_batch(rng, shape=_ROWS):
+    """Raw class scores and each sample's classes as indices, padded with -1."""
+    target = np.full(shape, -1, dtype=np.int64)
+    for row in target:
+        classes = rng.permutation(shape[1])[: rng.integers(1, shape[1])]
+        row[: len(classes)] = classes
+    return Batch(_class_scores(rng, shape), target)
+
+
+def _gaussian_batch(rng, shape=_ELEMENTWISE):
+    """Predicted means, targets and predicted variances from 0.05 to 5."""
+    var = np.exp(rng.uniform(np.log(0.05), np.log(5.0), shape))
+    return Batch(rng.standard_normal(shape), rng.standard_normal(shape), rest=(var,))
+
+
+_TINY = 1e-300
+_HUGE = 1e150
+
+
+def _extreme_rankings():
+    near = 1.0 + np.array([2.0**-52, -(2.0**-53), 1e-15, 0.0])
+    return {
+        "scores within an ulp of each other": Batch(np.ones(4), near, rest=(np.array([1.0, -1, 1, -1]),)),
+        "scores of 1e150 and 1e-300": Batch(
+            np.array([_HUGE, _TINY, -_HUGE, 3 * _TINY]), np.array([-_HUGE, 2 * _TINY, _HUGE, _TINY]),
+            rest=(np.array([-1.0, -1, 1, -1]),),
+        ),
+    }
+
+
+def _scaled_triplets(scale):
+    rng = np.random.default_rng(_GRID_RNG_SEED + 5)
+    return Batch(*(scale * rng.standard_normal((3, 4)) for _ in range(2)),
+                 rest=(scale * rng.standard_normal((3, 4)),))
+
+
+def _extreme_triplets():
+    anchor = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [1e-8, -1e-8, 0.0]])
+    return {
+        "positives within an ulp of the anchors": Batch(
+            anchor, anchor * (1 + 2.0**-52), rest=(anchor + 1e-9,)
+        ),
+        "vectors of size 1e100": _scaled_triplets(1e100),
+        "vectors of size 1e-100": _scaled_triplets(1e-100),
+    }
+
+
+def _extreme_cosines():
+    x = np.array([[1.0, 2.0, 3.0], [1e150, -1e150, 1.0], [1e-150, 2e-150, 0.0], [1.0, 0.0, 0.0]])
+    y = np.array([[1.0, 2.0, 3.0 + 1e-15], [1e150, -1e150, 0.0], [-1e-150, 2e-150, 1e-150],
+                  [0.0, 1.0, 1e-300]])
+    return {
+        "parallel, huge, tiny and orthogonal pairs": Batch(x, y, rest=(np.array([1.0, -1, 1, -1]),)),
+        "the same pairs, labels flipped": Batch(x, y, rest=(np.array([-1.0, 1, -1, 1]),)),
+    }
+
+
+def _extreme_sdml():
+    rng = np.random.default_rng(_GRID_RNG_SEED + 6)
+    x = rng.standard_normal((5, 3))
+    return {
+        "partners within 1e-8": Batch(x, x + 1e-8 * rng.standard_normal((5, 3))),
+        "far partners (distances near 100)": Batch(5 * x, -5 * x),
+    }
+
+
+def _extreme_multilabels():
+    logits = np.array([[700.0, -700.0, 40.0, -40.0], [1e-300, -1e-300, 0.0, 36.0]])
+    return {
+        "logits up to +-700": Batch(logits, np.array([[1.0, 0, 1, 0], [0, 1, 1, 0]])),
+        "confident and wrong": Batch(logits, np.array([[0.0, 1, 0, 1], [1, 0, 0, 1]])),
+    }
+
+
+def _extreme_multilabel_indices():
+    scores = np.array([[1e17, 1e17 + 16, 0.0, -1e17], [2.0**60, 2.0**60, 1.0, 1.0 - 2.0**-52]])
+    return {
+        "scores that cancel in 1 - x_y + x_i": Batch(
+            scores, np.array([[1, 0, -1, 2], [0, -1, 1, 3]])
+        ),
+    }
+
+
+def _extreme_gaussians():
+    x = np.array([1.0, 1.0 + 2.0**-52, 1e150, 0.0, 3.0])
+    t = np.array([1.0, 1.0, -1e150, 1e-300, 2.0])
+    var = np.array([1e-6, 1e-300, 1e300, 1e-8, 1.0])
+    return {
+        "variances from 1e-300 to 1e300": Batch(x, t, rest=(var,)),
+        "the best fit, where log v cancels the squared error": Batch(
+            np.zeros(3), np.array([0.5, 2.0, 1e-3]), rest=(np.array([0.25, 4.0, 1e-6]),)
+        ),
+    }
+
+
+def _margin_ranking():
+    """torch's margin ranking loss: which of two scores should be higher; gluon has no class."""
+    return LossEntry(
+        key="margin_ranking",
+        title="Margin ranking",
+        family="embedding",
+        loss=embedding.margin_ranking_loss,
+        grad=embedding.margin_ranking_loss_grad,
+        options=_frozen(margin=0.5),
+        elementwise=True,
+        torch=TorchSpelling("two scores, same shape", "labels -1 or +1, same shape",
+                            class_path="torch.nn.MarginRankingLoss"),
+        gluon=None,
+        relation="gluon has no class for this loss.",
+        to_gluon=None,
+        traps=(
+            "torch accepts any label and silently scores a label of 0 as a zero loss; lossbook "
+            "raises, since only -1 and +1 say which score should rank higher.",
+        ),
+        make_batch=_ranking_batch,
+        textbook="np.maximum(0, -target * (input1 - input2) + margin)",
+        extreme_batches=_extreme_rankings,
+        arguments=("input1", "input2", "target"),
+        differentiable=(0, 1),
+    )
+
+
+def _triplet_margin():
+    """torch's TripletMarginLoss: distances with a root and an epsilon; gluon has no class."""
+    return LossEntry(
+        key="triplet_margin",
+        title="Triplet margin (Euclidean)",
+        family="embedding",
+        loss=embedding.triplet_margin_loss,
+        grad=embedding.triplet_margin_loss_grad,
+        options=_frozen(margin=1.0),
+        elementwise=False,
+        torch=TorchSpelling("anchors, shape (N, D)", "positives and negatives, shape (N, D)",
+                            class_path="torch.nn.TripletMarginLoss"),
+        gluon=None,
+        relation=(
+            "gluon has no class for this loss: its TripletLoss uses squared distances, with no "
+            "root and no epsilon, which is the triplet entry."
+        ),
+        to_gluon=None,
+        traps=(
+            "torch's distance adds eps = 1e-6 to every difference, so an anchor's distance to "
+            "itself is sqrt(D) * 1e-6, not 0.",
+        ),
+        make_batch=_triplet_batch,
+        textbook=None,
+        extreme_batches=_extreme_triplets,
+        arguments=("anchor", "positive", "negative"),
+        differentiable=(0, 1, 2),
+    )
+
+
+def _triplet():
+    """gluon's TripletLoss: squared Euclidean distances, ported with TripletMarginWithDistanceLoss."""
+    return LossEntry(
+        key="triplet",
+        title="Triplet (squared Euclidean)",
+        family="embedding",
+        loss=embedding.triplet_margin_with_distance_loss,
+        grad=embedding.triplet_margin_with_distance_loss_grad,
+        options=_frozen(distance_function=embedding.squared_l2_distance, margin=1.0, swap=False),
+        elementwise=False,
+        torch=TorchSpelling(
+            "anchors, shape (N, D)", "positives and negatives, shape (N, D)",
+            expression=(
+                "torch.nn.TripletMarginWithDistanceLoss(distance_function=lambda x, y: "
+                "((x - y) ** 2).sum(-1), margin=margin, swap=swap, reduction='none')"
+                "(anchor, positive, negative)"
+            ),
+        ),
+        gluon=GluonSpelling(
+            "mxnet.gluon.loss.TripletLoss", _frozen(margin=1.0),
+            "positives and negatives, reshaped to the anchors' shape",
+            output=f"{_PER_SAMPLE}: the hinge of the summed squared differences",
+            arguments=("pred", "positive", "negative"),
+        ),
+        relation=(
+            "The same loss: per sample gluon returns torch's reduction='none' loss with the "
+            "squared Euclidean distance."
+        ),
+        to_gluon=_same_loss,
+        traps=(
+            "torch's TripletMarginLoss is not gluon's TripletLoss: it takes the root of the "
+            "distance and adds eps = 1e-6 to each difference. For a = (0, 0), p = (1, 0), "
+            "n = (0, 1.2) and margin 1, gluon gives 0.56 and TripletMarginLoss 0.8. Pass a "
+            "squared distance to TripletMarginWithDistanceLoss instead.",
+            "gluon's TripletLoss sums over every non-batch axis; torch's distance takes only the "
+            "last axis, so flatten (N, ...) embeddings to (N, D) first.",
+            "gluon accepts margin=0; torch's triplet losses require a positive margin.",
+            _PER_SAMPLE_TRAP,
+        ),
+        make_batch=_triplet_batch,
+        textbook=None,
+        extreme_batches=_extreme_triplets,
+        arguments=("anchor", "positive", "negative"),
+        differentiable=(0, 1, 2),
+    )
+
+
+def _cosine_embedding():
+    """The cosine embedding loss: torch's CosineEmbeddingLoss, gluon's CosineEmbeddingLoss."""
+    return LossEntry(
+        key="cosine_embedding",
+        title="Cosine embedding",
+        family="embedding",
+        loss=embedding.cosine_embedding_loss,
+        grad=embedding.cosine_embedding_loss_grad,
+        options=_frozen(margin=0.0),
+        elementwise=False,
+        torch=TorchSpelling("two vectors per sample, shape (N, D)", "labels -1 or +1, shape (N,)",
+                            class_path="torch.nn.CosineEmbeddingLoss"),
+        gluon=GluonSpelling(
+            "mxnet.gluon.loss.CosineEmbeddingLoss", _frozen(margin=0.0),
+            "labels -1 or +1, shape (N,)",
+            output=f"{_PER_SAMPLE}, as a column of shape (N, 1)",
+            arguments=("input1", "input2", "label"),
+            dtype="float32",
+        ),
+        relation=(
+            "The same loss: gluon returns torch's reduction='none' loss as an (N, 1) column, in "
+            "float32 only."
+        ),
+        to_gluon=_as_column,
+        traps=(
+            _GLUON_FLOAT32_TRAP.format(name="CosineEmbeddingLoss", what="its epsilon 1e-12"),
+            "gluon returns an (N, 1) column; flatten it before comparing with torch's (N,) loss, "
+            "or an (N,) - (N, 1) difference broadcasts to (N, N).",
+            "Both frameworks silently give 0 for a label other than -1 and +1; lossbook raises.",
+            _PER_SAMPLE_TRAP,
+        ),
+        make_batch=_cosine_batch,
+        textbook=None,
+        extreme_batches=_extreme_cosines,
+        arguments=("input1", "input2", "target"),
+        differentiable=(0, 1),
+    )
+
+
+def _sdml():
+    """gluon's SDMLLoss: smoothed cross-entropy over the batch's pairwise distances; no torch class."""
+    return LossEntry(
+        key="sdml",
+        title="Smoothed deep metric learning (SDML)",
+        family="embedding",
+        loss=embedding.sdml_loss,
+        grad=embedding.sdml_loss_grad,
+        options=_frozen(smoothing_parameter=0.3),
+        elementwise=False,
+        torch=TorchSpelling(
+            "embeddings, shape (N, D)", "their partners, row i with row i, shape (N, D)",
+            expression=(
+                "torch.nn.functional.kl_div(torch.log_softmax(-((x1[:, None] - x2[None]) ** 2)"
+                ".sum(-1), dim=1), (1 - smoothing_parameter) * torch.eye(x1.shape[0], dtype=x1.dtype)"
+                " + smoothing_parameter / (x1.shape[0] - 1) * (1 - torch.eye(x1.shape[0], dtype=x1.dtype)),"
+                " reduction='none').sum(1)"
+            ),
+        ),
+        gluon=GluonSpelling(
+            "mxnet.gluon.loss.SDMLLoss", _frozen(smoothing_parameter=0.3),
+            "their partners, row i with row i, shape (N, D)",
+            output=f"{_PER_SAMPLE}: the KL divergence of its row",
+            arguments=("x1", "x2"),
+            dtype="float32",
+        ),
+        relation=(
+            "The same loss: per sample gluon returns torch's reduction='none' value, in float32 "
+            "only (its log(L + 1e-12) adds about 1e-12, far below float32's rounding)."
+        ),
+        to_gluon=_same_loss,
+        traps=(
+            _GLUON_FLOAT32_TRAP.format(name="SDMLLoss", what="the float32 eye of its labels"),
+            "torch has no SDML class: the expression builds the smoothed identity labels and "
+            "calls kl_div on the log-softmax of the negative squared distances.",
+            "Each batch's other rows are its negatives, so the loss depends on the batch size and "
+            "on batching: shuffle so that partners of one class do not share a batch.",
+            "gluon's SDMLLoss takes a weight argument and ignores it.",
+        ),
+        make_batch=_sdml_batch,
+        textbook=None,
+        extreme_batches=_extreme_sdml,
+        arguments=("x1", "x2"),
+        differentiable=(0, 1),
+    )
+
+
+def _multilabel_soft_margin():
+    """torch's MultiLabelSoftMarginLoss, which gluon's SigmoidBCELoss computes on (N, C) labels."""
+    return LossEntry(
+        key="multilabel_soft_margin",
+        title="Multi-label soft margin",
+        family="probabilistic",
+        loss=multilabel.multilabel_soft_margin_loss,
+        grad=multilabel.multilabel_soft_margin_loss_grad,
+        options=_frozen(),
+        elementwise=False,
+        torch=TorchSpelling(_CLASS_SCORES, "0/1 labels, shape (N, C)",
+                            class_path="torch.nn.MultiLabelSoftMarginLoss"),
+        gluon=GluonSpelling("mxnet.gluon.loss.SigmoidBCELoss", _frozen(from_sigmoid=False),
+                            "0/1 labels, shape (N, C)"),
+        relation=(
+            "The same loss: per sample gluon's SigmoidBCELoss averages the classes' logistic "
+            "losses, which is torch's reduction='none' loss."
+        ),
+        to_gluon=_same_loss,
+        traps=(
+            "torch's reduction='mean' averages over the samples after the classes, so it equals "
+            "BCEWithLogitsLoss's mean only because every sample has C classes.",
+            "A class weight goes into gluon's sample_weight as a (1, C) row; gluon's weight= is "
+            "one global factor.",
+            _PER_SAMPLE_TRAP,
+        ),
+        make_batch=_multilabel_batch,
+        textbook=None,
+        extreme_batches=_extreme_multilabels,
+    )
+
+
+def _multilabel_margin():
+    """torch's MultiLabelMarginLoss: a hinge between every target class and every other; no gluon class."""
+    return LossEntry(
+        key="multilabel_margin",
+        title="Multi-label margin",
+        family="margin",
+        loss=multilabel.multilabel_margin_loss,
+        grad=multilabel.multilabel_margin_loss_grad,
+        options=_frozen(),
+        elementwise=False,
+        torch=TorchSpelling(_CLASS_SCORES, "int64 class indices, padded with -1, shape (N, C)",
+                            class_path="torch.nn.MultiLabelMarginLoss"),
+        gluon=None,
+        relation="gluon has no class for this loss.",
+        to_gluon=None,
+        traps=(
+            "The target lists class indices, not 0/1 labels: everything after the first -1 is "
+            "ignored, so a 0/1 vector passed as the target scores the wrong classes silently.",
+        ),
+        make_batch=_multilabel_index_batch,
+        textbook=None,
+        extreme_batches=_extreme_multilabel_indices,
+    )
+
+
+def _gaussian_nll():
+    """torch's GaussianNLLLoss: a mean and a variance per target; gluon has no class."""
+    return LossEntry(
+        key="gaussian_nll",
+        title="Gaussian negative log-likelihood",
+        family="regression",
+        loss=regression.gaussian_nll_loss,
+        grad=regression.gaussian_nll_loss_grad,
+        options=_frozen(),
+        elementwise=True,
+        torch=TorchSpelling(_VALUES, "targets and variances, same shape",
+                            class_path="torch.nn.GaussianNLLLoss"),
+        gluon=None,
+        relation="gluon has no class for this loss.",
+        to_gluon=None,
+        traps=(
+            "torch clamps the variance at eps without changing its gradient: below eps the "
+            "gradient is that of the loss at eps.",
+            "Without full=True the constant log(2 pi) / 2 is left out, so the values are not "
+            "log-likelihoods, though their gradients are.",
+        ),
+        make_batch=_gaussian_batch,
+        textbook="0.5 * (np.log(var) + (input - target) ** 2 / var)",
+        extreme_batches=_extreme_gaussians,
+        arguments=("input", "target", "var"),
+        differentiable=(0, 2),
+    )
+
+
 _FACTORIES = {
     factory().key: factory
     for factory in (
@@ -1340,6 +1882,14 @@ _FACTORIES = {
         _hinge,
         _squared_hinge,
         _soft_margin,
+        _multilabel_soft_margin,
+        _multilabel_margin,
+        _gaussian_nll,
+        _margin_ranking,
+        _triplet_margin,
+        _triplet,
+        _cosine_embedding,
+        _sdml,
     )
 }
 
@@ -1375,7 +1925,7 @@ def _variant(entry, what, redraw=None, options=None, **changes):
     change of target); ``what`` names the options for the relation's sentence.
     """
     fields = {
-        "options": _frozen(**entry.options, **(options or {})),
+        "options": _frozen(**{**entry.options, **(options or {})}),
         "gluon": None,
         "to_gluon": None,
         "relation": _TORCH_ONLY.format(what=what),
@@ -1391,7 +1941,8 @@ def _variant(entry, what, redraw=None, options=None, **changes):
 
 def _with_arrays(batch, target=None, **arrays):
     """``batch`` carrying the array options ``arrays`` (and a new target, if given)."""
-    return Batch(batch.input, batch.target if target is None else target, _frozen(**arrays))
+    target = batch.target if target is None else target
+    return Batch(batch.input, target, _frozen(**arrays), batch.rest)
 
 
 def _elementwise_weight(rng, batch):
@@ -1524,7 +2075,38 @@ def variants():
         ),
         get("hinge", margin=2.0),
         get("squared_hinge", margin=0.5),
+        _variant(
+            get("multilabel_soft_margin"), "class weights", _class_weight, array_options=("weight",)
+        ),
+        _variant(get("gaussian_nll"), "the constant log(2 pi) / 2", options={"full": True}),
+        _variant(get("triplet_margin"), "other norms", options={"p": 1.0, "swap": True}),
+        _variant(get("triplet_margin"), "other norms", options={"p": 3.0}),
+        _variant(get("triplet"), "the swap", options={"swap": True}),
+        _variant(get("margin_ranking"), "other margins", options={"margin": -0.25}),
+        _variant(get("cosine_embedding"), "other margins", options={"margin": 0.4}),
+        _variant(get("sdml"), "other smoothing", options={"smoothing_parameter": 0.05}),
     )
+
+
+TORCH_LOSSES_NOT_IN_CATALOG = MappingProxyType({
+    "torch.nn.HingeEmbeddingLoss": (
+        "It scores a distance x against a label of -1 or +1 (x for +1, max(0, margin - x) for "
+        "-1): despite its name it is not the hinge loss, gluon has no counterpart, and a trap of "
+        "the hinge entry warns against the mix-up."
+    ),
+    "torch.nn.MultiMarginLoss": (
+        "The multi-class hinge over a row of class scores; gluon has no counterpart, and the book "
+        "teaches the binary hinge and softmax cross-entropy for many classes."
+    ),
+    "torch.nn.NLLLoss2d": (
+        "A deprecated alias of NLLLoss, whose entry also takes (N, C, d1, d2) inputs."
+    ),
+    "torch.nn.LinearCrossEntropyLoss": (
+        "Cross-entropy fused with the Linear layer before it, which saves memory by never "
+        "holding all the logits; the loss itself is the cross_entropy entry's."
+    ),
+})
+"""The loss classes of ``torch.nn`` that no entry spells, each with the reason, in one line."""
 
 
 def keys():

@@ -1050,6 +1050,541 @@ def squared_hinge_loss(input, target, *, margin=1.0, reduction="mean", magnitude
     return _reduce(_terms_of(lambda a, b: [max(m - b * a, 0) ** 2], x, y), reduction, magnitude)
 
 
+# Embedding losses and distances (lossbook.embedding).
+
+
+def _same_shapes(names, values):
+    """Exact copies of arrays that must share one shape."""
+    arrays = [to_mpf(value) for value in values]
+    for name, array in zip(names[1:], arrays[1:]):
+        if array.shape != arrays[0].shape:
+            raise ValueError(
+                f"{name} must have {names[0]}'s shape {arrays[0].shape}, got shape {array.shape}"
+            )
+    return arrays
+
+
+def _vector_rows(array):
+    """The rows (along the last axis) of an exact array, and the shape of the row index."""
+    if array.ndim == 0:
+        raise ValueError("the inputs must hold vectors along their last axis, got a scalar")
+    return array.reshape(math.prod(array.shape[:-1]), array.shape[-1]), array.shape[:-1]
+
+
+def _labels_pm1(values):
+    """Exact labels that must be -1 or +1."""
+    if any(value not in (-1, 1) for value in values.ravel()):
+        raise ValueError("target must hold labels -1 or +1")
+    return values
+
+
+@_reference
+def margin_ranking_loss(input1, input2, target, *, margin=0.0, reduction="mean",
+                        magnitude=False):
+    r"""Margin ranking loss, exactly.
+
+    .. math:: \ell_i = \max\big(0,\; -y_i (x_{1,i} - x_{2,i}) + \text{margin}\big)
+
+    ``magnitude=True`` gives :math:`|x_{1,i}| + |x_{2,i}| + |\text{margin}|`.
+
+    Parameters
+    ----------
+    input1, input2 : array_like
+        Scores of one shape.
+    target : array_like
+        Labels -1 or +1, same shape.
+    margin : float, default 0.0
+    reduction : {"mean", "sum", "none"}, default "mean"
+    magnitude : bool, default False
+
+    Returns
+    -------
+    ndarray
+        An object array of ``mpmath.mpf`` losses for ``reduction="none"``,
+        else one ``mpmath.mpf``.
+    """
+    _check_reduction(reduction)
+    m = _number(margin)
+    x1, x2, y = _same_shapes(("input1", "input2", "target"), (input1, input2, target))
+    _labels_pm1(y)
+
+    def ranking(a, b, c):
+        if magnitude:
+            return [abs(a), abs(b), abs(m)]
+        return [max(-c * (a - b) + m, 0)]
+
+    return _reduce(_terms_of(ranking, x1, x2, y), reduction, magnitude)
+
+
+def _p_norm(values, p):
+    """The ``p``-norm of a list of exact numbers (``p >= 1`` or inf)."""
+    mp = _mpmath()
+    if not values:
+        return mp.mpf(0)
+    if mp.isinf(p):
+        return max(abs(value) for value in values)
+    return mp.fsum(abs(value) ** p for value in values) ** (1 / p)
+
+
+def _row_distances(function, x1, x2):
+    """``function(row1, row2)`` for matching rows, shaped like the batch."""
+    rows1, shape = _vector_rows(x1)
+    rows2, _ = _vector_rows(x2)
+    out = np.empty(len(rows1), dtype=object)
+    for number, (row1, row2) in enumerate(zip(rows1, rows2)):
+        out[number] = function(list(row1), list(row2))
+    return out.reshape(shape)
+
+
+def _pairwise_rows(p, eps):
+    """torch's pairwise distance of two exact rows: ``||x - y + eps||_p``."""
+    return lambda u, v: _p_norm([a - b + eps for a, b in zip(u, v)], p)
+
+
+def _squared_l2_rows(u, v):
+    """The squared Euclidean distance of two exact rows."""
+    return _mpmath().fsum((a - b) ** 2 for a, b in zip(u, v))
+
+
+@_reference
+def pairwise_distance(x1, x2, *, p=2.0, eps=1e-6, magnitude=False):
+    r"""torch's pairwise distance, exactly.
+
+    .. math:: d(x_1, x_2) = \lVert x_1 - x_2 + \epsilon \rVert_p
+
+    A distance has no cancelling terms: ``magnitude=True`` returns it unchanged.
+
+    Parameters
+    ----------
+    x1, x2 : array_like
+        Vectors along the last axis, one shape.
+    p : float, default 2.0
+        >= 1, or inf.
+    eps : float, default 1e-6
+    magnitude : bool, default False
+
+    Returns
+    -------
+    ndarray
+        An object array of ``mpmath.mpf`` distances, shape ``x1.shape[:-1]``.
+    """
+    x1, x2 = _same_shapes(("x1", "x2"), (x1, x2))
+    return _row_distances(_pairwise_rows(_number(p), _number(eps)), x1, x2)
+
+
+@_reference
+def squared_l2_distance(x1, x2, *, magnitude=False):
+    r"""Squared Euclidean distance, exactly.
+
+    .. math:: d(x_1, x_2) = \sum_k (x_{1,k} - x_{2,k})^2
+
+    Parameters
+    ----------
+    x1, x2 : array_like
+        Vectors along the last axis, one shape.
+    magnitude : bool, default False
+        Returns the distance unchanged (its terms share a sign).
+
+    Returns
+    -------
+    ndarray
+        An object array of ``mpmath.mpf`` distances, shape ``x1.shape[:-1]``.
+    """
+    x1, x2 = _same_shapes(("x1", "x2"), (x1, x2))
+    return _row_distances(_squared_l2_rows, x1, x2)
+
+
+def _triplet_losses(rows, anchor, positive, negative, margin, swap, reduction, magnitude):
+    """Triplet losses of exact rows with the row distance ``rows``, reduced."""
+    m = _number(margin)
+    if not m > 0:
+        raise ValueError(f"margin must be greater than 0, got {margin!r}")
+    _check_reduction(reduction)
+    near = _row_distances(rows, anchor, positive)
+    far = _row_distances(rows, anchor, negative)
+    if swap:
+        far = _map(min, far, _row_distances(rows, positive, negative))
+
+    def triplet(d_near, d_far):
+        if magnitude:
+            return [m, d_near, d_far]
+        return [max(m + d_near - d_far, 0)]
+
+    return _reduce(_terms_of(triplet, near, far), reduction, magnitude)
+
+
+@_reference
+def triplet_margin_loss(anchor, positive, negative, *, margin=1.0, p=2.0, eps=1e-6, swap=False,
+                        reduction="mean", magnitude=False):
+    r"""Triplet margin loss with torch's pairwise distance, exactly.
+
+    .. math:: \ell_i = \max\big(0,\; \text{margin} + d(a_i, p_i) - d(a_i, n_i)\big),
+        \qquad d(x, y) = \lVert x - y + \epsilon \rVert_p
+
+    With ``swap``, :math:`d(a_i, n_i)` becomes :math:`\min(d(a_i, n_i), d(p_i, n_i))`.
+    ``magnitude=True`` gives :math:`\text{margin} + d(a_i, p_i) + d(a_i, n_i)`.
+
+    Parameters
+    ----------
+    anchor, positive, negative : array_like
+        Vectors along the last axis, one shape.
+    margin : float, default 1.0
+    p : float, default 2.0
+    eps : float, default 1e-6
+    swap : bool, default False
+    reduction : {"mean", "sum", "none"}, default "mean"
+    magnitude : bool, default False
+
+    Returns
+    -------
+    ndarray
+        An object array of ``mpmath.mpf`` losses for ``reduction="none"``,
+        else one ``mpmath.mpf``.
+    """
+    arrays = _same_shapes(("anchor", "positive", "negative"), (anchor, positive, negative))
+    rows = _pairwise_rows(_number(p), _number(eps))
+    return _triplet_losses(rows, *arrays, margin, swap, reduction, magnitude)
+
+
+@_reference
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None,
+                                      margin=1.0, swap=False, reduction="mean", magnitude=False):
+    r"""Triplet margin loss with lossbook's distances, exactly.
+
+    .. math:: \ell_i = \max\big(0,\; \text{margin} + d(a_i, p_i) - d(a_i, n_i)\big)
+
+    A custom distance has no exact twin: ``distance_function`` must be
+    ``None`` (torch's pairwise distance, ``p=2, eps=1e-6``), or
+    ``lossbook.squared_l2_distance`` or ``lossbook.pairwise_distance`` (or
+    their twins here), which are recognised by identity.
+
+    Parameters
+    ----------
+    anchor, positive, negative : array_like
+        Vectors along the last axis, one shape.
+    distance_function : callable, optional
+    margin : float, default 1.0
+    swap : bool, default False
+    reduction : {"mean", "sum", "none"}, default "mean"
+    magnitude : bool, default False
+
+    Returns
+    -------
+    ndarray
+        An object array of ``mpmath.mpf`` losses for ``reduction="none"``,
+        else one ``mpmath.mpf``.
+
+    Raises
+    ------
+    TypeError
+        If ``distance_function`` is a distance lossbook has no exact twin of.
+    """
+    if distance_function is None:
+        rows = _pairwise_rows(_number(2.0), _number(1e-6))
+    elif _is_lossbook(distance_function, "squared_l2_distance"):
+        rows = _squared_l2_rows
+    elif _is_lossbook(distance_function, "pairwise_distance"):
+        rows = _pairwise_rows(_number(2.0), _number(1e-6))
+    else:
+        raise TypeError(
+            f"distance_function {distance_function!r} has no exact twin: use None, "
+            "lossbook.squared_l2_distance or lossbook.pairwise_distance"
+        )
+    arrays = _same_shapes(("anchor", "positive", "negative"), (anchor, positive, negative))
+    return _triplet_losses(rows, *arrays, margin, swap, reduction, magnitude)
+
+
+def _is_lossbook(function, name):
+    """Whether ``function`` is lossbook's function ``name`` or its twin here (by identity)."""
+    import lossbook.embedding
+
+    return function is getattr(lossbook.embedding, name) or function is _REFERENCES[name]
+
+
+@_reference
+def cosine_embedding_loss(input1, input2, target, *, margin=0.0, reduction="mean",
+                          magnitude=False):
+    r"""Cosine embedding loss, exactly.
+
+    .. math:: \ell_i = \begin{cases} 1 - \cos_i & y_i = 1 \\
+        \max(0, \cos_i - \text{margin}) & y_i = -1 \end{cases},
+        \qquad \cos_i = \frac{x_{1,i} \cdot x_{2,i}}
+        {\sqrt{(\lVert x_{1,i} \rVert^2 + e)(\lVert x_{2,i} \rVert^2 + e)}}
+
+    with :math:`e` the float32 number nearest :math:`10^{-12}`, as in torch.
+    ``magnitude=True`` gives :math:`1 + c_i` for :math:`y_i = 1` and
+    :math:`|\text{margin}| + c_i` for :math:`y_i = -1`, with :math:`c_i` the
+    cosine's numerator taken as :math:`\sum_k |x_{1,ik} x_{2,ik}|`.
+
+    Parameters
+    ----------
+    input1, input2 : array_like
+        Vectors, shape ``(N, D)`` or ``(D,)``, one shape.
+    target : array_like
+        Labels -1 or +1, shape ``(N,)`` or ``()``.
+    margin : float, default 0.0
+    reduction : {"mean", "sum", "none"}, default "mean"
+    magnitude : bool, default False
+
+    Returns
+    -------
+    ndarray
+        An object array of ``mpmath.mpf`` losses for ``reduction="none"``,
+        else one ``mpmath.mpf``.
+    """
+    mp = _mpmath()
+    _check_reduction(reduction)
+    m = _number(margin)
+    e = _number(float(np.float32(1e-12)))
+    x1, x2 = _same_shapes(("input1", "input2"), (input1, input2))
+    y = _labels_pm1(to_mpf(target))
+    rows1, shape = _vector_rows(x1)
+    rows2, _ = _vector_rows(x2)
+    if y.shape != shape:
+        raise ValueError(f"target must have the batch's shape {shape}, got shape {y.shape}")
+    labels = y.reshape(-1)
+    values = []
+    for u, v, label in zip(rows1, rows2, labels):
+        denominator = mp.sqrt((mp.fsum(a * a for a in u) + e) * (mp.fsum(b * b for b in v) + e))
+        if magnitude:
+            size = mp.fsum(abs(a * b) for a, b in zip(u, v)) / denominator
+            values.append([1 + size] if label == 1 else [abs(m) + size])
+            continue
+        cos = mp.fsum(a * b for a, b in zip(u, v)) / denominator
+        values.append([1 - cos] if label == 1 else [max(cos - m, 0)])
+    terms = np.empty(len(values), dtype=object)
+    for number, value in enumerate(values):
+        terms[number] = value
+    return _reduce(terms.reshape(shape), reduction, magnitude)
+
+
+@_reference
+def sdml_loss(x1, x2, *, smoothing_parameter=0.3, reduction="mean", magnitude=False):
+    r"""gluon's smoothed deep metric learning loss, exactly (without gluon's 1e-12).
+
+    .. math:: \ell_i = \sum_j L_{ij} \Big(\log L_{ij}
+        - \log \operatorname{softmax}_j\big(-\lVert x_{1,i} - x_{2,j} \rVert^2\big)\Big)
+
+    with :math:`L_{ii} = 1 - s`, :math:`L_{ij} = s / (N - 1)`. The loss is
+    the cross-entropy :math:`-\sum_j L_{ij} \log \operatorname{softmax}_j` minus
+    the entropy :math:`-\sum_j L_{ij} \log L_{ij}`; ``magnitude=True`` returns
+    their sum.
+
+    Parameters
+    ----------
+    x1, x2 : array_like
+        Shape ``(N, D)`` with ``N >= 2``, one shape.
+    smoothing_parameter : float, default 0.3
+    reduction : {"mean", "sum", "none"}, default "mean"
+    magnitude : bool, default False
+
+    Returns
+    -------
+    ndarray
+        An object array of ``mpmath.mpf`` losses for ``reduction="none"``,
+        else one ``mpmath.mpf``.
+    """
+    mp = _mpmath()
+    _check_reduction(reduction)
+    s = _number(smoothing_parameter)
+    x1, x2 = _same_shapes(("x1", "x2"), (x1, x2))
+    if x1.ndim != 2 or x1.shape[0] < 2:
+        raise ValueError(f"x1 must have shape (N, D) with N >= 2, got shape {x1.shape}")
+    size = x1.shape[0]
+    terms = np.empty(size, dtype=object)
+    for i in range(size):
+        logits = [-_squared_l2_rows(list(x1[i]), list(row)) for row in x2]
+        log_probabilities, _ = _log_softmax_row(logits)
+        labels = [1 - s if j == i else s / (size - 1) for j in range(size)]
+        cross = mp.fsum(-label * value for label, value in zip(labels, log_probabilities))
+        entropy = mp.fsum(-label * mp.log(label) for label in labels if label)
+        terms[i] = [cross, entropy] if magnitude else [cross - entropy]
+    return _reduce(terms, reduction, magnitude)
+
+
+# Multi-label losses (lossbook.multilabel) and the Gaussian NLL (lossbook.regression).
+
+
+def _last_axis_rows(input):
+    """Exact scores as rows ``(samples, C)`` along the last axis, and the samples' shape."""
+    x = to_mpf(input)
+    if x.ndim == 0:
+        raise ValueError("input must have a class axis (its last); got a scalar")
+    return x.reshape(math.prod(x.shape[:-1]), x.shape[-1]), x.shape[:-1]
+
+
+@_reference
+def multilabel_soft_margin_loss(input, target, *, weight=None, reduction="mean", magnitude=False):
+    r"""Multi-label soft-margin loss, exactly.
+
+    .. math:: \ell_n = \frac{1}{C} \sum_{c} w_c \left[ y_{n,c} \log(1 + e^{-x_{n,c}})
+        + (1 - y_{n,c}) \log(1 + e^{x_{n,c}}) \right]
+
+    A term whose coefficient (:math:`y` or :math:`1 - y`) is 0 is left out.
+    ``magnitude=True`` adds up the terms' magnitudes (they differ from the
+    loss only with negative weights).
+
+    Parameters
+    ----------
+    input : array_like
+        Logits, classes along the last axis.
+    target : array_like
+        Targets in [0, 1], same shape.
+    weight : array_like, optional
+        Weights that broadcast to the input's shape (typically one per class).
+    reduction : {"mean", "sum", "none"}, default "mean"
+        ``"mean"`` divides by the number of samples.
+    magnitude : bool, default False
+
+    Returns
+    -------
+    ndarray
+        An object array of ``mpmath.mpf`` losses of shape ``input.shape[:-1]``
+        for ``reduction="none"``, else one ``mpmath.mpf``.
+    """
+    mp = _mpmath()
+    _check_reduction(reduction)
+    rows, sample_shape = _last_axis_rows(input)
+    y = _probabilities(target, "target")
+    if y.shape != np.shape(input):
+        raise ValueError(f"target must have the input's shape {np.shape(input)}, got {y.shape}")
+    w = _broadcast_weight(weight, "weight", np.shape(input)).reshape(rows.shape)
+    y = y.reshape(rows.shape)
+    classes = rows.shape[1]
+
+    def class_terms(x, t, weight_c):
+        terms = []
+        if t != 0:
+            terms.append(weight_c * t * mp.log1p(mp.exp(-x)) / classes)
+        if t != 1:
+            terms.append(weight_c * (1 - t) * mp.log1p(mp.exp(x)) / classes)
+        return terms
+
+    values = [
+        [term for c in range(classes) for term in class_terms(row[c], t_row[c], w_row[c])]
+        for row, t_row, w_row in zip(rows, y, w)
+    ]
+    if classes == 0:
+        values = [[mp.nan] for _ in values]
+    return _reduce(_losses(values, sample_shape), reduction, magnitude)
+
+
+def _exact_sum(*values):
+    """The sum of float64 values (or small integers) without rounding, then at working precision.
+
+    2200 bits hold any sum of a few float64 numbers exactly (they span 2**-1074
+    to 2**1024), where the working precision would round ``1 - 1e308`` to ``-1e308``.
+    """
+    mp = _mpmath()
+    with mp.workprec(2200):
+        total = mp.mpf(0)
+        for value in values:
+            total += value
+    return +total
+
+
+@_reference
+def multilabel_margin_loss(input, target, *, reduction="mean", magnitude=False):
+    r"""Multi-label margin loss, exactly.
+
+    .. math:: \ell_n = \frac{1}{C} \sum_{j} \sum_{i \notin Y_n}
+        \max\left(0, 1 - x_{n, y_{n,j}} + x_{n,i}\right)
+
+    with :math:`y_{n,j}` the entries of the target row before its first -1
+    (a class listed twice counts twice) and :math:`Y_n` the set of them.
+
+    Parameters
+    ----------
+    input : array_like
+        Scores: a scalar, ``(C,)`` or ``(N, C)``.
+    target : array_like
+        Integer class indices padded with -1, same shape.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        ``"mean"`` divides by the number of samples.
+    magnitude : bool, default False
+        Equal to the loss (every hinge is non-negative).
+
+    Returns
+    -------
+    ndarray
+        An object array of ``mpmath.mpf`` losses (shape ``(N,)``, or 0-d for a
+        scalar or a vector) for ``reduction="none"``, else one ``mpmath.mpf``.
+    """
+    _check_reduction(reduction)
+    x = to_mpf(input)
+    y = np.asarray(target)
+    if y.shape != x.shape or x.ndim > 2:
+        raise ValueError(f"target must have the input's shape {x.shape} (at most 2 axes)")
+    sample_shape = x.shape[:1] if x.ndim == 2 else ()
+    rows = x.reshape(1, -1) if x.ndim < 2 else x
+    labels = y.reshape(1, -1) if y.ndim < 2 else y
+    classes = rows.shape[1]
+    values = []
+    for row, label_row in zip(rows, labels):
+        listed = []
+        for label in label_row:
+            if not -1 <= int(label) < classes:
+                raise ValueError(f"target holds {int(label)}, outside [-1, {classes})")
+        for label in label_row:
+            if int(label) < 0:
+                break
+            listed.append(int(label))
+        others = [i for i in range(classes) if i not in listed]
+        values.append([max(_exact_sum(1, -row[j], row[i]), 0) / classes
+                       for j in listed for i in others] or [_mpmath().mpf(0)])
+    return _reduce(_losses(values, sample_shape), reduction, magnitude)
+
+
+@_reference
+def gaussian_nll_loss(
+    input, target, var, *, full=False, eps=1e-6, reduction="mean", magnitude=False
+):
+    r"""Gaussian negative log-likelihood, exactly.
+
+    .. math:: \ell_i = \frac12 \left( \log v_i + \frac{(\hat y_i - y_i)^2}{v_i} \right),
+        \qquad v_i = \max(\mathrm{var}_i, \varepsilon)
+
+    plus :math:`\tfrac12 \log 2\pi` with ``full``. ``magnitude=True`` adds up
+    the magnitudes of the terms (:math:`\log v_i` is negative for
+    :math:`v_i < 1`).
+
+    Parameters
+    ----------
+    input, target : array_like
+        Means and observations, same shape.
+    var : array_like or float
+        Variances >= 0: a number, or an array of the input's shape, of that
+        shape without its last axis, or that broadcasts to it.
+    full : bool, default False
+    eps : float, default 1e-6
+    reduction : {"mean", "sum", "none"}, default "mean"
+    magnitude : bool, default False
+
+    Returns
+    -------
+    ndarray
+        An object array of ``mpmath.mpf`` losses for ``reduction="none"``,
+        else one ``mpmath.mpf``.
+    """
+    mp = _mpmath()
+    _check_reduction(reduction)
+    eps = _positive(eps, "eps")
+    x, t = _pair(input, target)
+    v = to_mpf(var)
+    if v.shape != x.shape and x.ndim and v.shape == x.shape[:-1]:
+        v = v[..., None]
+    v = _broadcast_weight(v, "var", x.shape)
+    if any(value < 0 for value in v.ravel()):
+        raise ValueError("var must hold variances >= 0")
+
+    def gaussian(mean, observed, variance):
+        variance = max(variance, eps)
+        terms = [mp.log(variance) / 2, (mean - observed) ** 2 / variance / 2]
+        return terms + ([mp.log(2 * mp.pi) / 2] if full else [])
+
+    return _reduce(_terms_of(gaussian, x, t, v), reduction, magnitude)
+
+
 def reference(function):
     """Return the exact reference of a lossbook function: the function here of the same name.
 

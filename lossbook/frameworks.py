@@ -188,12 +188,12 @@ def torch_loss(entry, batch, reduction=None):
         The loss, reduced as asked (a 0-d array unless ``reduction="none"``).
     """
     torch = require("torch")
-    input, target, arrays = entry.torch_tensors(torch, batch)
-    return entry.torch_forward(torch, input, target, reduction or entry.torch.reduction, arrays).numpy()
+    tensors, arrays = entry.torch_tensors(torch, batch)
+    return entry.torch_forward(torch, tensors, reduction or entry.torch.reduction, arrays).numpy()
 
 
 def torch_grad(entry, batch, reduction=None):
-    """Compute the gradient of :func:`torch_loss` with respect to the input, by ``torch.autograd``.
+    """Compute the gradient of :func:`torch_loss` by ``torch.autograd``, as the entry's ``grad`` returns it.
 
     For ``reduction="none"`` it is the gradient of the sum of the unreduced loss.
 
@@ -206,31 +206,35 @@ def torch_grad(entry, batch, reduction=None):
 
     Returns
     -------
-    ndarray
-        float64, the shape of ``batch.input``.
+    ndarray or tuple of ndarray
+        float64: the gradient with respect to the input, shaped like
+        ``batch.input``; a tuple, one per ``entry.differentiable`` array, for
+        the losses differentiated with respect to several arrays.
     """
     torch = require("torch")
-    input, target, arrays = entry.torch_tensors(torch, batch)
-    input.requires_grad_()
-    loss = entry.torch_forward(torch, input, target, reduction or entry.torch.reduction, arrays)
-    (grad,) = torch.autograd.grad(loss.sum(), input)
-    return grad.numpy()
+    tensors, arrays = entry.torch_tensors(torch, batch)
+    leaves = [tensors[position].requires_grad_() for position in entry.differentiable]
+    loss = entry.torch_forward(torch, tensors, reduction or entry.torch.reduction, arrays)
+    gradients = tuple(grad.numpy() for grad in torch.autograd.grad(loss.sum(), leaves))
+    return gradients[0] if len(gradients) == 1 else gradients
 
 
 # MXNet gluon.
 
 
-def _gluon_arrays(mx, batch):
-    """Return the batch as float64 NDArrays; gluon takes class indices as floats too.
+def _gluon_arrays(mx, entry, batch):
+    """Return the arrays gluon's block takes for the batch as NDArrays of the block's dtype.
 
-    ``mxnet.nd.from_numpy`` is used because ``mxnet.nd.array`` touches a
-    deprecated scipy namespace and warns on every call.
+    gluon takes class indices as floats too. ``mxnet.nd.from_numpy`` is used
+    because ``mxnet.nd.array`` touches a deprecated scipy namespace and warns
+    on every call.
     """
-    return tuple(as_float64(array, "mxnet") for array in (batch.input, batch.target))
+    arrays = (as_float64(array, "mxnet") for array in entry.gluon_arrays(batch))
+    return tuple(array.astype(entry.gluon.dtype) for array in arrays)
 
 
 def gluon_loss(entry, batch):
-    """Compute an entry's loss of a batch with MXNet gluon, in float64.
+    """Compute an entry's loss of a batch with MXNet gluon, in float64 (or the block's only dtype).
 
     Parameters
     ----------
@@ -251,11 +255,11 @@ def gluon_loss(entry, batch):
     """
     mx = require("mxnet")
     block = entry.gluon_block(mx)
-    return block(*_gluon_arrays(mx, batch)).asnumpy()
+    return block(*_gluon_arrays(mx, entry, batch)).asnumpy()
 
 
 def gluon_grad(entry, batch):
-    """Compute the gradient of the sum of :func:`gluon_loss` with respect to the input.
+    """Compute the gradient of the sum of :func:`gluon_loss` by ``mxnet.autograd``.
 
     This is what ``loss.backward()`` on gluon's output gives under
     ``mxnet.autograd.record()``: the gradient MXNet code hands its trainer.
@@ -268,8 +272,10 @@ def gluon_grad(entry, batch):
 
     Returns
     -------
-    ndarray
-        float64, the shape of ``batch.input``.
+    ndarray or tuple of ndarray
+        The gradient with respect to gluon's arrays at the positions
+        ``entry.differentiable``, shaped like them: one array, or a tuple
+        when there are several.
 
     Raises
     ------
@@ -278,12 +284,15 @@ def gluon_grad(entry, batch):
     """
     mx = require("mxnet")
     block = entry.gluon_block(mx)
-    input, target = _gluon_arrays(mx, batch)
-    input.attach_grad()
+    arrays = _gluon_arrays(mx, entry, batch)
+    leaves = [arrays[position] for position in entry.differentiable]
+    for leaf in leaves:
+        leaf.attach_grad()
     with mx.autograd.record():
-        loss = block(input, target)
+        loss = block(*arrays)
     loss.backward()
-    return input.grad.asnumpy()
+    gradients = tuple(leaf.grad.asnumpy() for leaf in leaves)
+    return gradients[0] if len(gradients) == 1 else gradients
 
 
 # The comparison the chapters display.

@@ -701,3 +701,296 @@ def poisson_nll_loss_grad(
     else:
         gradient = 1.0 - t / (x + eps)
     return reduce_gradient(gradient, reduction, dtype)
+
+
+# Gaussian negative log-likelihood. This block brings its own imports, so that it
+# does not depend on which helpers the losses above happen to import.
+
+import numbers  # noqa: E402
+from typing import NamedTuple  # noqa: E402
+
+from ._compensated import two_sum as _two_sum  # noqa: E402
+from ._reduction import check_reduction as _check_reduction, reduce as _reduce  # noqa: E402
+from ._validation import (  # noqa: E402
+    as_float_array as _as_float_array,
+    as_input_and_target as _as_input_and_target,
+    as_positive as _as_positive,
+    check_flag as _check_flag,
+    check_within as _check_within,
+)
+
+# log(2 pi) = _LOG_2PI_HIGH + _LOG_2PI_LOW, to about 2**-106.
+_LOG_2PI_HIGH = 1.8378770664093456
+_LOG_2PI_LOW = -7.756588316134483e-17
+
+
+class _Variance(NamedTuple):
+    """``var`` as :func:`gaussian_nll_loss` takes it, and how to give its gradient back."""
+
+    values: np.ndarray
+    """float64, broadcast (as a view) to the input's shape."""
+    shape: tuple
+    """The shape of ``var`` itself (``()`` for a number)."""
+    axes: tuple
+    """The axes of the input's shape that ``var`` is shared along (summed for its gradient)."""
+    dtype: np.dtype
+    """The dtype of ``var``'s gradient: its own, or the input's for a number."""
+
+
+def _variance(var, shape, dtype):
+    """Validate ``var`` against the input ``shape`` with torch's rules; return a :class:`_Variance`.
+
+    A number stands for every element. An array must have the input's shape,
+    that shape without its last axis (one variance per row of the last axis),
+    or the input's number of axes with exactly one axis where the sizes differ
+    and ``var``'s is 1 (torch's test: the sizes of ``var`` along the axes that
+    differ add up to 1). It must also broadcast to the input's shape without
+    changing it, which torch leaves to the arithmetic.
+    """
+    if isinstance(var, (bool, np.bool_)):
+        raise TypeError(f"var must be a number or an array of variances, got {var!r}")
+    if isinstance(var, numbers.Real):
+        value = float(var)
+        if value < 0:
+            raise ValueError(f"var must hold variances >= 0, got {var!r}")
+        return _Variance(np.broadcast_to(np.float64(value), shape), (), tuple(range(len(shape))),
+                         dtype)
+    array = _as_float_array(var, "var")
+    own_dtype = array.dtype
+    values = array.astype(np.float64, copy=False)
+    _check_within(values, "var", 0.0, np.inf, "variances")
+    if values.shape == shape:
+        return _Variance(values, shape, (), own_dtype)
+    if shape and values.shape == shape[:-1]:
+        return _Variance(np.broadcast_to(values[..., None], shape), values.shape,
+                         (len(shape) - 1,), own_dtype)
+    differ = [axis for axis, (size, own) in enumerate(zip(shape, values.shape)) if size != own]
+    if values.ndim == len(shape) and sum(values.shape[axis] for axis in differ) == 1 and all(
+        values.shape[axis] == 1 for axis in differ
+    ):
+        return _Variance(np.broadcast_to(values, shape), values.shape, tuple(differ), own_dtype)
+    raise ValueError(
+        f"var of shape {values.shape} does not fit the input shape {shape}: it must have that "
+        f"shape, that shape without its last axis {shape[:-1]}, or that shape with one axis "
+        "of length 1 (a variance shared along it), or be a number"
+    )
+
+
+def _gaussian_operands(input, target, var, full, eps, reduction):
+    """Validate the arguments of :func:`gaussian_nll_loss`."""
+    _check_flag(full, "full")
+    eps = _as_positive(eps, "eps")
+    x, t, dtype = _as_input_and_target(input, target)
+    _check_reduction(reduction)
+    return x, t, _variance(var, x.shape, dtype), eps, dtype
+
+
+def _two_product_of_square(m):
+    """``m * m`` and its rounding error, exactly (Dekker's split; ``|m| < 1``)."""
+    split = m * 134217729.0  # 2**27 + 1
+    high = split - (split - m)
+    low = m - high
+    square = m * m
+    return square, ((high * high - square) + 2.0 * high * low) + low * low
+
+
+class _GaussianParts(NamedTuple):
+    r"""The pieces of the Gaussian NLL, with ``x - t`` and ``v`` split as mantissa times 2**k.
+
+    ``x - t = (m + m_low) 2**k`` exactly (where it is finite; ``m`` in
+    [0.5, 1) or 0), ``v = u 2**j`` with ``u`` in [0.5, 1), and
+    ``(x - t)**2 / v = r 2**(2k - j)``, where ``r = (m**2)/u`` in [0.25, 2)
+    has the two roundings of the (compensated) square and of the division.
+    Nothing over- or underflows before the final scaling by a power of two.
+    """
+
+    clamped: np.ndarray
+    """``v = max(var, eps)``."""
+    mantissa: np.ndarray
+    """``m + m_low``, rounded."""
+    ratio: np.ndarray
+    """``r``."""
+    exponent: np.ndarray
+    """``k``."""
+    var_mantissa: np.ndarray
+    """``u``."""
+    var_exponent: np.ndarray
+    """``j``."""
+    plain: np.ndarray
+    """Where ``x - t`` is nan or infinite (the values above are unusable there)."""
+    difference: np.ndarray
+    """``x - t``, rounded (used where ``plain``)."""
+
+
+def _gaussian_parts(x, t, var, eps):
+    """Compute :class:`_GaussianParts` for float64 arrays of one shape."""
+    with np.errstate(all="ignore"):
+        clamped = np.maximum(var, eps)
+        difference, low = _two_sum(x, -t)
+        halved = np.isinf(difference) & np.isfinite(x) & np.isfinite(t)
+        scale = np.zeros(difference.shape, dtype=np.int64)
+        if halved.any():  # x - t overflows: carry it as (x/2 - t/2) * 2
+            difference[halved], low[halved] = _two_sum(x[halved] * 0.5, -t[halved] * 0.5)
+            scale[halved] = 1
+        plain = ~np.isfinite(difference)
+        mantissa, exponent = np.frexp(np.where(plain, 0.0, difference))
+        low = np.ldexp(np.where(plain, 0.0, low), -exponent)
+        square, error = _two_product_of_square(mantissa)
+        numerator = square + (error + 2.0 * mantissa * low)
+        var_mantissa, var_exponent = np.frexp(clamped)
+        ratio = numerator / var_mantissa
+    return _GaussianParts(clamped, mantissa + low, ratio, exponent + scale, var_mantissa,
+                          var_exponent, plain, difference)
+
+
+def _gaussian_elementwise(parts, full):
+    """The elementwise loss ``log(v)/2 + (x - t)**2 / (2 v) [+ log(2 pi)/2]``, compensated.
+
+    Each term is halved before the sum (exactly: a power of two), so that a
+    loss near float64's maximum does not overflow in ``log v + (x - t)**2 / v``.
+    """
+    p = parts
+    with np.errstate(all="ignore"):
+        half_quotient = np.ldexp(p.ratio, 2 * p.exponent - p.var_exponent - 1)
+        half_quotient = np.where(p.plain, p.difference * p.difference / p.clamped * 0.5,
+                                 half_quotient)
+        total, error = _two_sum(np.log(p.clamped) * 0.5, half_quotient)
+        if full:
+            total, carry = _two_sum(total, _LOG_2PI_HIGH * 0.5)
+            error += carry + _LOG_2PI_LOW * 0.5
+        return total + error
+
+
+def gaussian_nll_loss(input, target, var, *, full=False, eps=1e-6, reduction="mean"):
+    r"""Negative log-likelihood of a Gaussian with mean ``input`` and variance ``var``.
+
+    .. math:: \ell_i = \frac12 \left( \log v_i + \frac{(\hat y_i - y_i)^2}{v_i} \right),
+        \qquad v_i = \max(\mathrm{var}_i, \varepsilon)
+
+    ``full=True`` adds the constant :math:`\tfrac12 \log(2\pi)`. ``var`` is
+    clamped at ``eps`` from below, as torch does, so a variance of 0 costs
+    :math:`\tfrac12 \log\varepsilon` plus the squared error over
+    :math:`2\varepsilon` rather than :math:`-\infty`.
+
+    ``var`` may be a number (one variance for every element), an array of
+    ``input``'s shape (one per element), or, as in torch, one that omits the
+    last axis (one per row: shape ``input.shape[:-1]``) or has length 1 along
+    exactly one axis where ``input`` does not (a variance shared along it,
+    e.g. ``(N, 1)`` for ``(N, D)`` input). ``"mean"`` divides by the number of
+    elements of ``input``.
+
+    Accuracy: :math:`\log v_i` is negative for :math:`v_i < 1` and then
+    cancels against the squared error near the best fit, so the error is
+    within 2 ulp of the sum of the terms' magnitudes,
+    :math:`\tfrac12 (|\log v_i| + (\hat y_i - y_i)^2 / v_i\ [+ \log 2\pi])`,
+    and within 2 ulp of the loss itself where :math:`v_i \ge 1`. The
+    difference :math:`\hat y_i - y_i` and its square are carried with their
+    rounding errors and the sum is compensated, so the only roundings left are
+    those of the logarithm, of one division and of the result; nothing
+    overflows unless the loss does.
+
+    Parameters
+    ----------
+    input : array_like
+        Predicted means :math:`\hat y`, float32 or float64.
+    target : array_like
+        Observations :math:`y`, same shape as ``input`` (torch would broadcast
+        them; lossbook does not).
+    var : array_like or float
+        Predicted variances, each >= 0 (nan propagates), of a shape described
+        above, or a number >= 0. torch only accepts a Python ``float`` as a
+        number; lossbook also takes an integer or a numpy scalar.
+    full : bool, default False
+        Add :math:`\tfrac12 \log(2\pi)` to every loss.
+    eps : float, default 1e-6
+        The smallest variance used; must be finite and > 0 (torch accepts 0 or
+        less, which lets a variance of 0 give nan or :math:`-\infty`).
+    reduction : {"mean", "sum", "none"}, default "mean"
+
+    Returns
+    -------
+    ndarray or numpy scalar
+        The losses for ``"none"`` (shape of ``input``), else their mean or
+        sum; in ``input``'s dtype.
+
+    Raises
+    ------
+    TypeError
+        If an array argument is not numeric, ``full`` is not a bool, or
+        ``eps`` is not a real number.
+    ValueError
+        If ``target`` does not have ``input``'s shape, ``var`` has a shape
+        other than those above or a negative entry, ``eps`` is not > 0, or
+        ``reduction`` is unknown.
+
+    Examples
+    --------
+    A prediction 2 away from its target with variance 4 costs
+    :math:`\tfrac12 (\log 4 + 4/4) = \log 2 + \tfrac12`:
+
+    >>> import lossbook as lb
+    >>> float(lb.gaussian_nll_loss([3.0], [1.0], [4.0]))
+    1.1931471805599454
+    """
+    x, t, v, eps, dtype = _gaussian_operands(input, target, var, full, eps, reduction)
+    loss = _gaussian_elementwise(_gaussian_parts(x, t, v.values, eps), full)
+    return _reduce(loss, reduction, dtype)
+
+
+def gaussian_nll_loss_grad(input, target, var, *, full=False, eps=1e-6, reduction="mean"):
+    r"""Gradients of :func:`gaussian_nll_loss` with respect to ``input`` and ``var``.
+
+    .. math:: \frac{\partial \ell_i}{\partial \hat y_i} = \frac{\hat y_i - y_i}{v_i},
+        \qquad
+        \frac{\partial \ell_i}{\partial v_i} = \frac12 \left( \frac{1}{v_i}
+        - \frac{(\hat y_i - y_i)^2}{v_i^2} \right),
+        \qquad v_i = \max(\mathrm{var}_i, \varepsilon)
+
+    The clamp follows torch, which clamps a copy of ``var`` in place under
+    ``torch.no_grad()``: autograd never sees the clamp, so it differentiates
+    the loss at :math:`v_i` and passes that derivative on to ``var``
+    unchanged. Where :math:`\mathrm{var}_i < \varepsilon` the gradient is
+    therefore :math:`\tfrac12 (1/\varepsilon - (\hat y_i - y_i)^2/\varepsilon^2)`,
+    not 0 (a straight-through clamp), and lossbook returns the same. Where
+    ``var`` is shared along an axis, or is a number, its gradient is summed
+    over the elements that share it.
+
+    torch also differentiates with respect to ``target``; that gradient is
+    minus the gradient with respect to ``input``, so it is not returned.
+    ``full`` does not change either gradient. Parameters and errors are those
+    of :func:`gaussian_nll_loss`.
+
+    Returns
+    -------
+    d_input : ndarray
+        Shape and dtype of ``input``.
+    d_var : ndarray or numpy scalar
+        Shape and dtype of ``var`` (a numpy scalar in ``input``'s dtype when
+        ``var`` is a number, which torch cannot differentiate).
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> d_input, d_var = lb.gaussian_nll_loss_grad([3.0], [1.0], [4.0])
+    >>> d_input.tolist(), d_var.tolist()
+    ([0.5], [0.0])
+    """
+    x, t, v, eps, dtype = _gaussian_operands(input, target, var, full, eps, reduction)
+    p = _gaussian_parts(x, t, v.values, eps)
+    with np.errstate(all="ignore"):
+        d_input = np.ldexp(p.mantissa / p.var_mantissa, p.exponent - p.var_exponent)
+        # (1 - q) / (2 v), with q = (x - t)**2 / v = r 2**e; 1 is negligible once q > 2**60.
+        e = 2 * p.exponent - p.var_exponent
+        large = e > 60
+        quotient = np.ldexp(p.ratio, np.where(large, 0, e))
+        scaled = np.where(large, -quotient, 1.0 - quotient) / p.var_mantissa
+        d_var = np.ldexp(scaled * 0.5, np.where(large, e, 0) - p.var_exponent)
+        d_input = np.where(p.plain, p.difference / p.clamped, d_input)
+        d_var = np.where(p.plain, 0.5 * (1.0 / p.clamped - p.difference * p.difference
+                                         / (p.clamped * p.clamped)), d_var)
+        if reduction == "mean":
+            d_input /= x.size
+            d_var /= x.size
+        d_var = np.add.reduce(d_var, axis=v.axes, keepdims=True).reshape(v.shape)
+    d_var = d_var.astype(v.dtype, copy=False)
+    return d_input.astype(dtype, copy=False), d_var if v.shape else d_var[()]

@@ -9,6 +9,7 @@ traps are checked against the frameworks directly, without lossbook.
 """
 
 import contextlib
+import dataclasses
 import inspect
 
 import numpy as np
@@ -30,6 +31,9 @@ VARIANTS = catalog.variants()
 
 ALL = [pytest.param(entry, id=entry.label) for entry in ENTRIES + VARIANTS]
 WITH_GLUON = [param for param in ALL if param.values[0].gluon is not None]
+# The entries whose gluon block takes the batch's own arrays; CTC's takes other ones (raw
+# scores, -1 padding), so its gradient is compared in tests/test_sequence.py instead.
+WITH_GLUON_ARRAYS = [param for param in WITH_GLUON if param.values[0].gluon_inputs is None]
 WITH_REDUCTIONS = [
     pytest.param(entry, reduction, id=f"{entry.label}-{reduction}")
     for entry in ENTRIES + VARIANTS
@@ -43,14 +47,16 @@ def batch_of(entry, seed=0):
 
 
 def torch_values(entry, batch, reduction, grad=False):
-    """torch's loss of the batch as the entry spells it, or its gradient by torch.autograd."""
-    input, target, arrays = entry.torch_tensors(torch, batch)
-    input.requires_grad_(grad)
-    loss = entry.torch_forward(torch, input, target, reduction, arrays)
+    """torch's loss of the batch as the entry spells it, or its gradients by torch.autograd.
+
+    The gradients come as a tuple, one per differentiable array of the entry.
+    """
+    tensors, arrays = entry.torch_tensors(torch, batch)
+    leaves = [tensors[position].requires_grad_(grad) for position in entry.differentiable]
+    loss = entry.torch_forward(torch, tensors, reduction, arrays)
     if not grad:
         return loss.detach().numpy()
-    (gradient,) = torch.autograd.grad(loss.sum(), input)
-    return gradient.numpy()
+    return tuple(gradient.numpy() for gradient in torch.autograd.grad(loss.sum(), leaves))
 
 
 def torch_warnings(entry, reduction):
@@ -64,21 +70,27 @@ def torch_warnings(entry, reduction):
 
 
 def gluon_grad_by_chain_rule(entry, batch):
-    """d(sum of gluon's output)/d(input): lossbook's gradient pulled back through the relation.
+    """d(sum of gluon's output)/d(each differentiable array): lossbook's gradients pulled back.
 
     torch.autograd differentiates only the relation (a reduction, a factor and
     gluon's epsilon terms), with the unreduced loss and the input as
-    independent leaves; the derivative of the loss itself is lossbook's.
+    independent leaves; the derivative of the loss itself is lossbook's. A
+    float32 block's batch is first rounded as gluon receives it.
     """
+    batch = entry.as_gluon_sees(batch)
     loss = torch.tensor(entry.evaluate(batch, "none"), requires_grad=True)
     input = torch.tensor(batch.input, requires_grad=True)
     output = entry.to_gluon(loss, input, torch.from_numpy(batch.target), torch).sum()
     d_loss, d_input = torch.autograd.grad(output, (loss, input), allow_unused=True)
-    weights = d_loss.numpy()
-    if weights.ndim < batch.input.ndim:  # one loss per row of class scores: classes on axis 1
-        weights = np.expand_dims(weights, 1)
-    pulled_back = weights * entry.gradient(batch, "none")
-    return pulled_back if d_input is None else pulled_back + d_input.numpy()
+    pulled_back = []
+    for position, gradient in zip(entry.differentiable, entry.gradients(batch, "none")):
+        weights = d_loss.numpy()
+        if weights.ndim < gradient.ndim:  # one loss per row: classes (or features) on axis 1
+            weights = np.expand_dims(weights, 1)
+        pulled_back.append(weights * gradient)
+        if position == 0 and d_input is not None:
+            pulled_back[-1] = pulled_back[-1] + d_input.numpy()
+    return tuple(pulled_back)
 
 
 # Agreement, entry by entry.
@@ -99,7 +111,10 @@ def test_gradient_matches_torch_autograd(entry, reduction):
     batch = batch_of(entry)
     with torch_warnings(entry, reduction):
         expected = torch_values(entry, batch, reduction, grad=True)
-    assert_allclose(entry.gradient(batch, reduction), expected, rtol=RTOL, atol=0)
+    gradients = entry.gradients(batch, reduction)
+    assert len(gradients) == len(expected)
+    for gradient, torch_gradient in zip(gradients, expected):
+        assert_allclose(gradient, torch_gradient, rtol=RTOL, atol=0)
 
 
 @pytest.mark.parametrize("entry", [pytest.param(entry, id=entry.label) for entry in ENTRIES])
@@ -111,9 +126,8 @@ def test_frameworks_runs_the_catalog_spelling(entry):
     )
     if entry.gluon is not None:
         block = entry.gluon_block(mx)
-        np.testing.assert_array_equal(
-            frameworks.gluon_loss(entry, batch), block(nd(batch.input), nd(batch.target)).asnumpy()
-        )
+        arrays = [nd(array).astype(entry.gluon.dtype) for array in entry.gluon_arrays(batch)]
+        np.testing.assert_array_equal(frameworks.gluon_loss(entry, batch), block(*arrays).asnumpy())
 
 
 @pytest.mark.parametrize("entry", WITH_GLUON)
@@ -121,15 +135,21 @@ def test_gluon_output_follows_the_stated_relation(entry):
     """gluon's output equals the entry's relation applied to lossbook's unreduced loss."""
     batch = batch_of(entry)
     expected = entry.expected_gluon(batch)
-    assert_allclose(frameworks.gluon_loss(entry, batch), expected, rtol=RTOL, atol=0)
+    assert_allclose(frameworks.gluon_loss(entry, batch), expected, rtol=entry.gluon.rtol, atol=0)
 
 
-@pytest.mark.parametrize("entry", WITH_GLUON)
+@pytest.mark.parametrize("entry", WITH_GLUON_ARRAYS)
 def test_gluon_gradient_follows_the_stated_relation(entry):
-    """mxnet.autograd's gradient equals lossbook's gradient pulled back through the relation."""
+    """mxnet.autograd's gradients equal lossbook's pulled back through the relation."""
     batch = batch_of(entry)
+    gradients = frameworks.gluon_grad(entry, batch)
+    gradients = gradients if isinstance(gradients, tuple) else (gradients,)
     expected = gluon_grad_by_chain_rule(entry, batch)
-    assert_allclose(frameworks.gluon_grad(entry, batch), expected, rtol=RTOL, atol=0)
+    assert len(gradients) == len(expected)
+    for gradient, by_chain_rule in zip(gradients, expected):
+        # float32 rounds every term of a gradient's sum: measure against the largest element.
+        scale = np.max(np.abs(by_chain_rule)) if entry.gluon.dtype == "float32" else 0.0
+        assert_allclose(gradient, by_chain_rule, rtol=entry.gluon.rtol, atol=entry.gluon.rtol * scale)
 
 
 # The catalog itself.
@@ -228,6 +248,36 @@ def test_spellings_must_be_consistent():
         )
 
 
+def test_gluon_spelling_runs_in_float64_or_float32():
+    """A gluon spelling's dtype is float64 or float32, and float32 gets float32's tolerance."""
+    with pytest.raises(ValueError, match="dtype must be"):
+        catalog.GluonSpelling("mxnet.gluon.loss.L1Loss", {}, "labels", dtype="float16")
+    single = catalog.GluonSpelling("mxnet.gluon.loss.L1Loss", {}, "labels", dtype="float32")
+    assert single.rtol > 64 * 2.0**-23 > catalog.get("l1").gluon.rtol
+
+
+def test_a_float32_block_sees_the_batch_rounded_to_float32():
+    """as_gluon_sees rounds each real array (options too) as numpy's float32 does; indices stay."""
+    entry = catalog.get("cross_entropy")
+    single = dataclasses.replace(entry, gluon=dataclasses.replace(entry.gluon, dtype="float32"))
+    batch = catalog.Batch(np.array([[0.1, 1 / 3]]), np.array([1]), {"weight": np.array([0.7])})
+    seen = single.as_gluon_sees(batch)
+    assert seen.input.dtype == np.float64
+    np.testing.assert_array_equal(seen.input, np.float32(batch.input))
+    np.testing.assert_array_equal(seen.options["weight"], np.float32(0.7))
+    assert seen.target.dtype.kind == "i"
+    assert entry.as_gluon_sees(batch) is batch
+
+
+def test_batch_arrays_are_the_positional_arguments_in_order():
+    """A batch's arrays are input, target and the rest; with_arrays swaps them, keeping options."""
+    batch = catalog.Batch(np.zeros(1), np.ones(1), {"weight": np.ones(1)}, (np.full(1, 2.0),))
+    assert [float(array[0]) for array in batch.arrays] == [0.0, 1.0, 2.0]
+    moved = batch.with_arrays(np.ones(1), np.zeros(1), np.full(1, 3.0))
+    assert [float(array[0]) for array in moved.arrays] == [1.0, 0.0, 3.0]
+    assert moved.options is batch.options
+
+
 def test_entries_must_be_consistent():
     """An entry needs a known family, and a relation exactly when it has a gluon spelling."""
     entry = catalog.get("l1")
@@ -236,6 +286,10 @@ def test_entries_must_be_consistent():
         catalog.LossEntry(**{**fields, "family": "ranking"})
     with pytest.raises(ValueError, match="relation"):
         catalog.LossEntry(**{**fields, "to_gluon": None})
+    with pytest.raises(ValueError, match="at least two arrays"):
+        catalog.LossEntry(**{**fields, "arguments": ("input",)})
+    with pytest.raises(ValueError, match="differentiable indexes them"):
+        catalog.LossEntry(**{**fields, "differentiable": (2,)})
 
 
 def test_calls_are_written_out_as_source():
@@ -442,7 +496,7 @@ def test_variants_exercise_every_option_of_every_loss():
     """Between them, entries and variants pass every keyword option of every catalog loss."""
     for entry in ENTRIES:
         signature = inspect.signature(entry.loss).parameters
-        options = {name for name in signature if name not in ("input", "target", "reduction")}
+        options = {name for name in signature if name not in (*entry.arguments, "reduction")}
         used = set()
         for other in ENTRIES + VARIANTS:
             if other.loss is entry.loss:
@@ -474,10 +528,10 @@ def test_textbook_formula_overflows_where_lossbook_does_not():
 
 @pytest.mark.parametrize("entry", WITH_GLUON)
 def test_exact_gluon_is_what_gluon_returns(entry):
-    """The relation applied to mpmath's loss matches gluon's float64 output to 1e-12."""
+    """The relation applied to mpmath's loss matches gluon's output: to 1e-12 in float64."""
     batch = batch_of(entry)
     errors = exact.relative_errors(frameworks.gluon_loss(entry, batch), entry.exact_gluon(batch))
-    assert errors.max() < 1e-12
+    assert errors.max() < entry.gluon.rtol
 
 
 def test_exact_gluon_is_undefined_where_the_relation_divides_by_zero():
@@ -487,6 +541,13 @@ def test_exact_gluon_is_undefined_where_the_relation_divides_by_zero():
         catalog.get("bce").exact_gluon(batch)
     with pytest.raises(ValueError, match="gluon has no class"):
         catalog.get("quantile").exact_gluon(batch)
+
+
+def test_gluon_arrays_refuse_a_loss_without_gluon_class():
+    """Asking which arrays gluon takes for the quantile loss, which gluon lacks, raises ValueError."""
+    entry = catalog.get("quantile")
+    with pytest.raises(ValueError, match="gluon has no class"):
+        entry.gluon_arrays(batch_of(entry))
 
 
 def test_gluon_block_refuses_a_loss_without_gluon_class():

@@ -27,30 +27,34 @@ def batch_of(entry):
     return entry.make_batch(np.random.default_rng(SEED))
 
 
-def torch_gradient(entry, batch, reduction):
-    """d(loss)/d(input) of torch's spelling by torch.autograd, summing first for "none"."""
-    input, target, arrays = entry.torch_tensors(torch, batch)
-    input.requires_grad_(True)
-    out = entry.torch_forward(torch, input, target, reduction, arrays)
-    out.sum().backward()
-    return input.grad.numpy()
+def torch_gradients(entry, batch, reduction):
+    """d(loss)/d(each differentiable array) of torch's spelling by torch.autograd ("none": summed)."""
+    tensors, arrays = entry.torch_tensors(torch, batch)
+    leaves = [tensors[position].requires_grad_(True) for position in entry.differentiable]
+    out = entry.torch_forward(torch, tensors, reduction, arrays)
+    return tuple(gradient.numpy() for gradient in torch.autograd.grad(out.sum(), leaves))
 
 
-def finite_difference_gradient(entry, batch, reduction, step=1e-6):
-    """Central differences of the lossbook loss, one input element at a time."""
+def finite_difference_gradients(entry, batch, reduction, step=1e-6):
+    """Central differences of the lossbook loss, one element of each differentiable array at a time."""
 
-    def total(x):
-        moved = catalog.Batch(x, batch.target, batch.options)
-        return float(np.sum(entry.evaluate(moved, reduction)))
+    def total(arrays):
+        return float(np.sum(entry.evaluate(batch.with_arrays(*arrays), reduction)))
 
-    gradient = np.zeros_like(batch.input)
-    for index in np.ndindex(batch.input.shape):
-        h = step * max(1.0, abs(batch.input[index]))
-        up, down = batch.input.copy(), batch.input.copy()
-        up[index] += h
-        down[index] -= h
-        gradient[index] = (total(up) - total(down)) / (up[index] - down[index])
-    return gradient
+    gradients = []
+    for position in entry.differentiable:
+        values = batch.arrays[position]
+        gradient = np.zeros_like(values)
+        for index in np.ndindex(values.shape):
+            h = step * max(1.0, abs(values[index]))
+            up, down = list(batch.arrays), list(batch.arrays)
+            up[position], down[position] = values.copy(), values.copy()
+            up[position][index] += h
+            down[position][index] -= h
+            width = up[position][index] - down[position][index]
+            gradient[index] = (total(up) - total(down)) / width
+        gradients.append(gradient)
+    return tuple(gradients)
 
 
 @pytest.mark.filterwarnings("ignore:reduction. 'mean' divides the total loss:UserWarning")
@@ -58,26 +62,34 @@ def finite_difference_gradient(entry, batch, reduction, step=1e-6):
 def test_gradient_matches_torch_autograd(entry, reduction):
     """The analytic gradient equals torch.autograd's in float64 (to a few ulp)."""
     batch = batch_of(entry)
-    ours = entry.gradient(batch, reduction)
-    assert ours.shape == batch.input.shape
-    assert ours.dtype == np.float64
-    assert_allclose(ours, torch_gradient(entry, batch, reduction), rtol=1e-13, atol=1e-15)
+    expected = torch_gradients(entry, batch, reduction)
+    ours = entry.gradients(batch, reduction)
+    assert len(ours) == len(expected) == len(entry.differentiable)
+    for position, gradient, torch_gradient in zip(entry.differentiable, ours, expected):
+        assert gradient.shape == batch.arrays[position].shape
+        assert gradient.dtype == np.float64
+        assert_allclose(gradient, torch_gradient, rtol=1e-13, atol=1e-15)
 
 
 @pytest.mark.parametrize(("entry", "reduction"), PARAMETERS)
 def test_gradient_matches_finite_differences(entry, reduction):
     """The analytic gradient equals central differences of the loss (error O(h^2) + eps/h)."""
     batch = batch_of(entry)
-    expected = finite_difference_gradient(entry, batch, reduction)
-    assert_allclose(entry.gradient(batch, reduction), expected, rtol=1e-6, atol=1e-7)
+    expected = finite_difference_gradients(entry, batch, reduction)
+    for gradient, by_differences in zip(entry.gradients(batch, reduction), expected, strict=True):
+        assert_allclose(gradient, by_differences, rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("entry", ALL, ids=lambda entry: entry.label)
 def test_gradient_keeps_float32(entry):
     """float32 input gives a float32 gradient."""
     batch = batch_of(entry)
-    single = catalog.Batch(batch.input.astype(np.float32), batch.target, batch.options)
-    assert entry.gradient(single, entry.torch.reduction).dtype == np.float32
+    single = batch.with_arrays(*(
+        array.astype(np.float32) if position in entry.differentiable else array
+        for position, array in enumerate(batch.arrays)
+    ))
+    for gradient in entry.gradients(single, entry.torch.reduction):
+        assert gradient.dtype == np.float32
 
 
 # Hand-derived values at the kinks and the boundary, which random batches never reach.

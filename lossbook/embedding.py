@@ -1,0 +1,1165 @@
+"""Losses of pairs and triplets of embeddings, and the distances they use.
+
+Metric learning compares vectors rather than scoring classes: a ranking loss
+compares two scores, a triplet loss asks an anchor to lie nearer its positive
+than its negative, a cosine loss compares directions, and SDML (gluon's
+smoothed deep metric learning) asks each vector of one batch to pick its
+partner out of the other batch. Each function is named and behaves like its
+``torch.nn.functional`` namesake in float64 (``sdml_loss`` reproduces gluon's
+``SDMLLoss``, which torch lacks), and each ``*_grad`` returns the gradient of
+the reduced loss with respect to every array argument it differentiates, as
+a tuple in argument order.
+
+Distances are taken along the last axis. The differences of the vectors are
+formed exactly (as a sum of two doubles, with Knuth's TwoSum), squared or
+raised to the power ``p`` with their rounding errors kept, and summed with
+``lossbook._compensated.accurate_sum``, so that a distance is nearly correctly
+rounded even between vectors that nearly coincide. Where a loss subtracts
+terms (a distance from another, a cosine from 1), the terms are combined
+exactly and rounded once; the docstrings state the bounds.
+"""
+
+import math
+
+import numpy as np
+
+from ._compensated import accurate_sum, two_sum
+from ._reduction import check_reduction, reduce, reduce_gradient
+from ._validation import as_float64, as_positive, as_real, as_real_in, check_flag, check_shape
+from ._validation import check_signed_labels
+from .activations import softmax
+from .classification import cross_entropy
+
+COSINE_EPSILON = float(np.float32(1e-12))
+"""The epsilon torch adds to each squared norm in ``cosine_embedding_loss``.
+
+torch's C++ source declares it as a ``float``, so in float64 it is
+``float(numpy.float32(1e-12))`` = 9.999999960041972e-13, not 1e-12.
+"""
+
+_SPLITTER = 2.0**27 + 1.0
+_SCALE_FLOOR = -250
+"""Rows are scaled by a power of two to lie near 1, but never up by more than ``2**250``."""
+
+
+# Error-free transformations and double-double sums.
+
+
+def _two_product(a, b):
+    """``fl(a * b)`` and its exact rounding error (Dekker's product, Veltkamp's split).
+
+    Exact for ``|a|, |b| < 2**995`` whose product does not underflow; where the
+    product is not finite the error is 0.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        product = np.multiply(a, b)
+        a_high, a_low = _split(a)
+        b_high, b_low = _split(b)
+        error = ((a_high * b_high - product) + a_high * b_low + a_low * b_high) + a_low * b_low
+    return product, np.where(np.isfinite(product), error, 0.0)
+
+
+def _split(a):
+    """``a`` as ``high + low``, each with at most 26 significant bits."""
+    c = _SPLITTER * a
+    high = c - (c - a)
+    return high, a - high
+
+
+def _sum_last(terms, relative_errors):
+    """``sum(terms * (1 + relative_errors))`` over the last axis, for ``terms >= 0``, as hi, lo."""
+    shape = terms.shape[:-1]
+    columns = np.array(np.moveaxis(terms, -1, 0).reshape(terms.shape[-1], math.prod(shape)))
+    errors = np.array(np.moveaxis(relative_errors, -1, 0).reshape(columns.shape))
+    plain = np.add.reduce(columns, axis=0, keepdims=True)
+    undefined = ~np.isfinite(plain[0])  # rows with inf or nan keep their plain sum
+    columns[:, undefined] = 0.0
+    errors[:, undefined] = 0.0
+    estimate = np.where(undefined, 0.0, plain)
+    high, low = accurate_sum(columns, np.empty_like(columns), estimate, errors)
+    high = np.where(undefined, plain[0], high[0])
+    return high.reshape(shape), np.where(undefined, 0.0, low[0]).reshape(shape)
+
+
+def _ratio(numerator, denominator):
+    """``numerator / denominator``, 0 where the denominator is 0."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.divide(numerator, denominator, out=np.zeros(np.shape(numerator)),
+                         where=denominator != 0)
+
+
+def _difference(x, y, eps):
+    """``x - y + eps`` as ``high + low`` (exact unless ``x - y`` overflows)."""
+    high, low = two_sum(x, -y)
+    if eps:
+        high, carry = two_sum(high, eps)
+        low = low + carry
+    return high, low
+
+
+def _row_exponents(magnitudes, floor=None):
+    """Per row (last axis), the exponent ``k`` with ``max |row| < 2**k`` (0 for rows of 0, inf, nan)."""
+    if magnitudes.shape[-1] == 0:
+        zeros = np.zeros(magnitudes.shape[:-1])
+        return zeros.astype(int), zeros
+    top = np.max(magnitudes, axis=-1)
+    usable = np.isfinite(top) & (top > 0)
+    _, exponent = np.frexp(np.where(usable, top, 1.0))
+    if floor is not None:
+        exponent = np.maximum(exponent, floor)
+    return np.where(usable, exponent, 0), top
+
+
+def _power_sum(high, low, p):
+    """``sum |d|**p`` over the last axis of ``d = high + low``, rows scaled by ``2**-k``.
+
+    Returns ``(hi, lo, k, top)``: the sum of the scaled row is ``hi + lo`` and
+    ``top = max |high|``. Each term keeps its rounding error (exactly for
+    ``p`` = 1 and 2; ``numpy.power`` within half an ulp otherwise), and the
+    terms are summed with :func:`accurate_sum`.
+    """
+    k, top = _row_exponents(np.abs(high))
+    scaled = np.ldexp(high, -k[..., None])
+    scaled_low = np.ldexp(low, -k[..., None])
+    ratio = _ratio(scaled_low, scaled)
+    with np.errstate(invalid="ignore", under="ignore"):
+        if p == 1:
+            terms, errors = np.abs(scaled), ratio
+        elif p == 2:
+            terms, error = _two_product(scaled, scaled)
+            errors = _ratio(error, terms) + 2.0 * ratio
+        else:
+            terms, errors = np.power(np.abs(scaled), p), p * ratio
+    hi, lo = _sum_last(terms, errors)
+    return hi, lo, k, top
+
+
+def _root(hi, lo, p):
+    """``(hi + lo)**(1/p)`` for ``hi >= 0``, correcting the rounding of ``hi`` and of ``1/p``."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if p == 1:
+            return hi + lo
+        if p == 2:
+            root = np.sqrt(hi)
+            square, error = _two_product(root, root)
+            correction = _ratio(((hi - square) - error) + lo, 2.0 * root)
+            return root + correction
+        q = 1.0 / p
+        product, error = _two_product(p, q)
+        missing = ((1.0 - product) - error) / p  # 1/p - q
+        root = np.power(hi, q)
+        correction = missing * np.log(hi) + _ratio(lo, p * hi)
+        return np.where(hi > 0, root + root * correction, root)
+
+
+def _norm(high, low, p):
+    """The ``p``-norm over the last axis of ``high + low``, within about one ulp.
+
+    Rows holding nan give nan, rows holding inf (and no nan) give inf; rows
+    of length 0 give 0.
+    """
+    if high.shape[-1] == 0:
+        return np.zeros(high.shape[:-1])
+    if p == math.inf:  # high + low rounds to the double nearest each exact difference
+        return np.max(np.abs(high + low), axis=-1)
+    hi, lo, k, top = _power_sum(high, low, p)
+    norm = np.ldexp(_root(hi, lo, p), k)
+    return np.where(np.isfinite(top), norm, top)
+
+
+def _norm_gradient(high, norm, p):
+    """d norm / d difference for each element: ``sign(d) (|d| / norm)**(p - 1)``, 0 where norm is 0.
+
+    For ``p = inf`` the gradient is shared equally among the largest
+    elements, as torch does.
+    """
+    column = norm[..., None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if p == 1:
+            gradient = np.sign(high)
+        elif p == 2:
+            gradient = high / column
+        elif p == math.inf:
+            magnitude = np.abs(high)
+            largest = magnitude == np.max(magnitude, axis=-1, keepdims=True)
+            gradient = np.sign(high) * largest / np.sum(largest, axis=-1, keepdims=True)
+        else:
+            gradient = np.sign(high) * np.power(np.abs(high) / column, p - 1.0)
+        gradient = np.where((column == 0) & ~np.isnan(high), 0.0, gradient)
+    return gradient
+
+
+# Validation.
+
+
+def _finite(value, name):
+    """A real option that must be finite, as a float."""
+    number = as_real(value, name)
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return number
+
+
+def _p_norm_order(value):
+    """``p`` of a p-norm: a real number >= 1, or inf."""
+    p = as_real(value, "p")
+    if not p >= 1:
+        raise ValueError(
+            f"p must be >= 1 (or inf) for a norm, got {value!r}; torch also accepts "
+            "0 <= p < 1, which does not give a distance"
+        )
+    return p
+
+
+def _non_negative(value, name):
+    """A finite real option >= 0, as a float."""
+    number = _finite(value, name)
+    if number < 0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return number
+
+
+def _arrays(names, values):
+    """Validate arrays that must share one shape; return them as float64 and the result dtype."""
+    arrays, dtypes = [], []
+    for name, value in zip(names, values):
+        array, dtype = as_float64(value, name)
+        arrays.append(array)
+        dtypes.append(dtype)
+    for name, array in zip(names[1:], arrays[1:]):
+        check_shape(array, arrays[0].shape, name, f"{names[0]}'s shape")
+    return arrays, np.result_type(*dtypes), dtypes
+
+
+def _vectors(names, values):
+    """Like :func:`_arrays`, for vectors along the last axis (at least one dimension)."""
+    arrays, dtype, dtypes = _arrays(names, values)
+    if arrays[0].ndim == 0:
+        raise ValueError(
+            f"{names[0]} must hold vectors along its last axis, shape (N, D) or (D,); got a scalar"
+        )
+    return arrays, dtype, dtypes
+
+
+def _gradients(gradients, dtypes):
+    """The gradients, each in its argument's dtype, as a tuple."""
+    return tuple(np.asarray(g).astype(dtype, copy=False) for g, dtype in zip(gradients, dtypes))
+
+
+# Margin ranking.
+
+
+def _ranking(input1, input2, target, margin, reduction):
+    margin = _finite(margin, "margin")
+    (x1, x2, y), dtype, dtypes = _arrays(("input1", "input2", "target"), (input1, input2, target))
+    check_reduction(reduction)
+    check_signed_labels(y, "target")
+    # -y (x1 - x2) + margin, as high + low: TwoSum of x1 - x2, then of margin - y * high.
+    difference, error = two_sum(x1, -x2)
+    high, carry = two_sum(margin, -y * difference)
+    value = high + (carry - y * error)
+    return value, y, dtype, dtypes
+
+
+def margin_ranking_loss(input1, input2, target, *, margin=0.0, reduction="mean"):
+    r"""Margin ranking loss: ``input1`` should outrank ``input2`` where ``target`` is 1.
+
+    .. math:: \ell_i = \max\big(0,\; -y_i (x_{1,i} - x_{2,i}) + \text{margin}\big)
+
+    The three terms can cancel; they are added exactly (TwoSum) and rounded
+    once, so the loss is within 1 ulp of the exact value up to
+    :math:`\varepsilon^2 (|x_1| + |x_2| + |\text{margin}|)` with
+    :math:`\varepsilon = 2^{-52}`.
+
+    Parameters
+    ----------
+    input1, input2 : array_like
+        Scores of any shape (the same for both), float32 or float64.
+    target : array_like
+        Labels -1 or +1 of the same shape. torch accepts any value here and
+        broadcasts the three arrays; lossbook requires labels -1 or +1 and
+        one shape.
+    margin : float, default 0.0
+    reduction : {"mean", "sum", "none"}, default "mean"
+
+    Returns
+    -------
+    ndarray or numpy scalar
+        The losses for ``"none"``, else their mean or sum; in the promoted
+        dtype of the arrays. The mean of no losses is nan, as in torch.
+
+    Raises
+    ------
+    TypeError
+        If an array is not numeric or ``margin`` is not a real number.
+    ValueError
+        If the shapes differ, a label is not -1 or +1, ``margin`` is not
+        finite, or ``reduction`` is unknown.
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> lb.margin_ranking_loss([3.0, 1.0], [1.0, 2.0], [1, 1], margin=0.5, reduction="none")
+    array([0. , 1.5])
+    """
+    value, _, dtype, _ = _ranking(input1, input2, target, margin, reduction)
+    return reduce(np.maximum(value, 0.0), reduction, dtype)
+
+
+def margin_ranking_loss_grad(input1, input2, target, *, margin=0.0, reduction="mean"):
+    r"""Gradient of :func:`margin_ranking_loss`: ``(d_input1, d_input2)``.
+
+    .. math:: \frac{\partial \ell_i}{\partial x_{1,i}} = -y_i\,[\ell_i \text{ active}],
+        \qquad \frac{\partial \ell_i}{\partial x_{2,i}} = y_i\,[\ell_i \text{ active}]
+
+    The hinge is active where :math:`-y_i (x_{1,i} - x_{2,i}) + \text{margin} \ge 0`:
+    at the kink (equality) the gradient is that of the active side, as torch's
+    ``clamp_min`` gives. Parameters and errors are those of
+    :func:`margin_ranking_loss`.
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(d_input1, d_input2)``, each of the inputs' shape and in its dtype.
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> lb.margin_ranking_loss_grad([3.0, 1.0], [1.0, 2.0], [1, 1], reduction="sum")
+    (array([-0., -1.]), array([0., 1.]))
+    """
+    value, y, _, dtypes = _ranking(input1, input2, target, margin, reduction)
+    active = np.where(np.isnan(value), np.nan, value >= 0.0)
+    gradient = reduce_gradient(-y * active, reduction, np.float64)
+    return _gradients((gradient, -gradient), dtypes[:2])
+
+
+# Distances.
+
+
+def _distance_operands(x1, x2, p, eps):
+    p = _p_norm_order(p)
+    eps = _non_negative(eps, "eps")
+    (a, b), dtype, dtypes = _vectors(("x1", "x2"), (x1, x2))
+    return a, b, p, eps, dtype, dtypes
+
+
+def pairwise_distance(x1, x2, *, p=2.0, eps=1e-6):
+    r"""The ``p``-norm distance between matching rows, as torch's ``pairwise_distance``.
+
+    .. math:: d(x_1, x_2) = \big\lVert x_1 - x_2 + \epsilon \big\rVert_p
+        = \Big(\sum_k |x_{1,k} - x_{2,k} + \epsilon|^p\Big)^{1/p}
+
+    torch adds :math:`\epsilon` to every component of the difference (not to
+    the norm), so the distance of a vector from itself is
+    :math:`\epsilon D^{1/p}`. The differences are formed exactly, and the
+    distance is within 2 ulp of the exact value (for ``p`` = 1, 2 and inf
+    within 1 ulp), however close the vectors.
+
+    Parameters
+    ----------
+    x1, x2 : array_like
+        Vectors along the last axis, shape ``(N, D)`` or ``(D,)`` (any
+        leading axes work), the same for both; float32 or float64.
+    p : float, default 2.0
+        The norm's order, >= 1 or ``inf``. (torch also takes ``0 <= p < 1``,
+        which gives no distance; lossbook refuses it.)
+    eps : float, default 1e-6
+        Added to each difference, >= 0.
+
+    Returns
+    -------
+    ndarray
+        The distances, shape ``x1.shape[:-1]``, in the promoted dtype. A
+        difference beyond float64's range gives inf, as in torch.
+
+    Raises
+    ------
+    TypeError
+        If an array is not numeric or ``p`` or ``eps`` is not a real number.
+    ValueError
+        If the shapes differ, an array is a scalar, ``p < 1`` or ``eps`` is
+        negative or not finite.
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> float(lb.pairwise_distance([3.0, 0.0], [0.0, 4.0], eps=0.0))
+    5.0
+    """
+    a, b, p, eps, dtype, _ = _distance_operands(x1, x2, p, eps)
+    return np.asarray(_norm(*_difference(a, b, eps), p)).astype(dtype, copy=False)
+
+
+def pairwise_distance_grad(x1, x2, *, p=2.0, eps=1e-6):
+    r"""Gradient of the sum of :func:`pairwise_distance`: ``(d_x1, d_x2)``.
+
+    .. math:: \frac{\partial d}{\partial x_{1,k}} = -\frac{\partial d}{\partial x_{2,k}}
+        = \operatorname{sign}(u_k) \Big(\frac{|u_k|}{d}\Big)^{p-1},
+        \qquad u = x_1 - x_2 + \epsilon
+
+    Each row of a result is the gradient of that row's distance. Where the
+    distance is 0 the gradient is 0, and for ``p = inf`` it is shared equally
+    among the largest components, as in torch. Parameters and errors are
+    those of :func:`pairwise_distance`.
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(d_x1, d_x2)``, each of the inputs' shape and in its dtype.
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> lb.pairwise_distance_grad([3.0, 0.0], [0.0, 4.0], eps=0.0)
+    (array([ 0.6, -0.8]), array([-0.6,  0.8]))
+    """
+    a, b, p, eps, _, dtypes = _distance_operands(x1, x2, p, eps)
+    gradient = _distance_gradient(a, b, p, eps)
+    return _gradients((gradient, -gradient), dtypes)
+
+
+def _distance_gradient(a, b, p, eps):
+    """d pairwise_distance(a, b) / d a, row by row."""
+    high, low = _difference(a, b, eps)
+    return _norm_gradient(high, _norm(high, low, p), p)
+
+
+def squared_l2_distance(x1, x2):
+    r"""Squared Euclidean distance between matching rows, as gluon's ``TripletLoss`` uses.
+
+    .. math:: d(x_1, x_2) = \lVert x_1 - x_2 \rVert_2^2 = \sum_k (x_{1,k} - x_{2,k})^2
+
+    No root and no epsilon. Pass it as ``distance_function`` to
+    :func:`triplet_margin_with_distance_loss` to port gluon's ``TripletLoss``.
+    The differences are formed exactly and their squares summed with their
+    rounding errors, so the result is within 1 ulp of the exact value.
+
+    Parameters
+    ----------
+    x1, x2 : array_like
+        Vectors along the last axis, shape ``(N, D)`` or ``(D,)``, the same
+        for both; float32 or float64.
+
+    Returns
+    -------
+    ndarray
+        The distances, shape ``x1.shape[:-1]``, in the promoted dtype.
+
+    Raises
+    ------
+    TypeError
+        If an array is not numeric.
+    ValueError
+        If the shapes differ or an array is a scalar.
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> float(lb.squared_l2_distance([3.0, 0.0], [0.0, 4.0]))
+    25.0
+    """
+    (a, b), dtype, _ = _vectors(("x1", "x2"), (x1, x2))
+    return np.asarray(_squared_l2(a, b)).astype(dtype, copy=False)
+
+
+def _squared_l2(a, b):
+    """:func:`squared_l2_distance` of validated float64 arrays."""
+    high, low = _difference(a, b, 0.0)
+    if high.shape[-1] == 0:
+        return np.zeros(high.shape[:-1])
+    hi, lo, k, top = _power_sum(high, low, 2)
+    with np.errstate(over="ignore"):
+        total = np.ldexp(hi + lo, 2 * k)
+    return np.where(np.isfinite(top), total, top * top)
+
+
+def squared_l2_distance_grad(x1, x2):
+    r"""Gradient of the sum of :func:`squared_l2_distance`: ``(d_x1, d_x2)``.
+
+    .. math:: \frac{\partial d}{\partial x_1} = -\frac{\partial d}{\partial x_2} = 2 (x_1 - x_2)
+
+    Parameters and errors are those of :func:`squared_l2_distance`.
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(d_x1, d_x2)``, each of the inputs' shape and in its dtype.
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> lb.squared_l2_distance_grad([3.0, 0.0], [0.0, 4.0])
+    (array([ 6., -8.]), array([-6.,  8.]))
+    """
+    (a, b), _, dtypes = _vectors(("x1", "x2"), (x1, x2))
+    with np.errstate(over="ignore", invalid="ignore"):
+        gradient = 2.0 * (a - b)
+    return _gradients((gradient, -gradient), dtypes)
+
+
+# Triplet losses.
+
+
+def _triplet_operands(anchor, positive, negative, margin, swap, reduction):
+    margin = as_positive(margin, "margin")
+    check_flag(swap, "swap")
+    check_reduction(reduction)
+    arrays, dtype, dtypes = _vectors(("anchor", "positive", "negative"),
+                                     (anchor, positive, negative))
+    return arrays, margin, dtype, dtypes
+
+
+def _hinge_of(margin, positive_distance, negative_distance):
+    """``margin + d_p - d_n`` added exactly and rounded once (before the clamp at 0)."""
+    difference, error = two_sum(positive_distance, -negative_distance)
+    high, carry = two_sum(difference, margin)
+    return high + (error + carry)
+
+
+def _swap_weights(near, swapped):
+    """The share of the gradient of ``min(near, swapped)`` each takes: 1, 0 or, at a tie, 1/2."""
+    first = np.where(near < swapped, 1.0, np.where(near == swapped, 0.5, 0.0))
+    first = np.where(np.isnan(near) | np.isnan(swapped), np.nan, first)
+    return first, 1.0 - first
+
+
+class _Distance:
+    """A distance of two arrays of vectors and the gradient of its sum, on validated float64."""
+
+    def __init__(self, value, gradient):
+        self.value, self.gradient = value, gradient
+
+
+def _pairwise(p, eps):
+    """torch's pairwise distance with order ``p`` and ``eps``, as a :class:`_Distance`."""
+    def gradient(a, b):
+        g = _distance_gradient(a, b, p, eps)
+        return g, -g
+
+    return _Distance(lambda a, b: _norm(*_difference(a, b, eps), p), gradient)
+
+
+def _triplet(arrays, margin, swap, distance):
+    """The triplet losses (before reduction) and what their gradients need."""
+    anchor, positive, negative = arrays
+    near = distance.value(anchor, positive)
+    far = distance.value(anchor, negative)
+    swapped = distance.value(positive, negative) if swap else None
+    negative_distance = np.minimum(far, swapped) if swap else far
+    value = _hinge_of(margin, near, negative_distance)
+    return value, far, swapped
+
+
+def _triplet_gradients(arrays, value, far, swapped, swap, reduction, distance):
+    anchor, positive, negative = arrays
+    active = np.where(np.isnan(value), np.nan, value >= 0.0)
+    upstream = reduce_gradient(np.asarray(active, dtype=np.float64), reduction, np.float64)
+    column = np.asarray(upstream)[..., None]
+    near_a, near_p = distance.gradient(anchor, positive)
+    far_a, far_n = distance.gradient(anchor, negative)
+    if swap:
+        share_far, share_swapped = (w[..., None] for w in _swap_weights(far, swapped))
+        swap_p, swap_n = distance.gradient(positive, negative)
+    else:
+        share_far, share_swapped, swap_p, swap_n = 1.0, 0.0, 0.0, 0.0
+    d_anchor = column * (near_a - share_far * far_a)
+    d_positive = column * (near_p - share_swapped * swap_p)
+    d_negative = -column * (share_far * far_n + share_swapped * swap_n)
+    return d_anchor, d_positive, d_negative
+
+
+def triplet_margin_loss(anchor, positive, negative, *, margin=1.0, p=2.0, eps=1e-6, swap=False,
+                        reduction="mean"):
+    r"""Triplet margin loss with torch's pairwise distance.
+
+    .. math:: \ell_i = \max\big(0,\; \text{margin} + d(a_i, p_i) - d(a_i, n_i)\big),
+        \qquad d(x, y) = \lVert x - y + \epsilon \rVert_p
+
+    With ``swap=True``, :math:`d(a_i, n_i)` is replaced by
+    :math:`\min(d(a_i, n_i), d(p_i, n_i))` (the distance swap of Balntas et
+    al.). Note that torch adds :math:`\epsilon` to each difference, so the
+    distance is not symmetric: the swap uses :math:`\lVert p - n + \epsilon\rVert_p`.
+    Each distance is within 2 ulp (see :func:`pairwise_distance`) and the three
+    terms are added exactly and rounded once: the loss is within 2 ulp of
+    :math:`\text{margin} + d(a_i, p_i) + d(a_i, n_i)`, the sum of the terms'
+    magnitudes (the terms cancel when the triplet sits at the margin).
+
+    Parameters
+    ----------
+    anchor, positive, negative : array_like
+        Vectors along the last axis, shape ``(N, D)`` or ``(D,)``, the same
+        for all three (torch broadcasts; lossbook does not); float32 or float64.
+    margin : float, default 1.0
+        Must be > 0 (as torch requires) and finite.
+    p : float, default 2.0
+        Order of the norm, >= 1 or ``inf``.
+    eps : float, default 1e-6
+        Added to each difference, >= 0.
+    swap : bool, default False
+    reduction : {"mean", "sum", "none"}, default "mean"
+
+    Returns
+    -------
+    ndarray or numpy scalar
+        The losses for ``"none"`` (shape ``anchor.shape[:-1]``), else their
+        mean or sum; in the promoted dtype. The mean of no losses is nan.
+
+    Raises
+    ------
+    TypeError
+        If an array is not numeric, an option is not a real number, or
+        ``swap`` is not a bool.
+    ValueError
+        If the shapes differ or are scalars, ``margin <= 0``, ``p < 1``,
+        ``eps < 0``, or ``reduction`` is unknown.
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> float(lb.triplet_margin_loss([0.0, 0.0], [3.0, 4.0], [6.0, 8.0], eps=0.0))
+    0.0
+    >>> float(lb.triplet_margin_loss([0.0, 0.0], [3.0, 4.0], [0.0, 5.5], eps=0.0))
+    0.5
+    """
+    p = _p_norm_order(p)
+    eps = _non_negative(eps, "eps")
+    arrays, margin, dtype, _ = _triplet_operands(anchor, positive, negative, margin, swap,
+                                                 reduction)
+    value, _, _ = _triplet(arrays, margin, swap, _pairwise(p, eps))
+    return reduce(np.maximum(value, 0.0), reduction, dtype)
+
+
+def triplet_margin_loss_grad(anchor, positive, negative, *, margin=1.0, p=2.0, eps=1e-6,
+                             swap=False, reduction="mean"):
+    r"""Gradient of :func:`triplet_margin_loss`: ``(d_anchor, d_positive, d_negative)``.
+
+    .. math:: \frac{\partial \ell_i}{\partial a_i} = [\ell_i \text{ active}]
+        \Big(\nabla_a d(a_i, p_i) - \nabla_a d(a_i, n_i)\Big)
+
+    and likewise for the positive and the negative; the hinge is active where
+    :math:`\text{margin} + d(a_i, p_i) - d(a_i, n_i) \ge 0` (torch's
+    ``clamp_min`` passes the gradient at the kink). With ``swap``, a tie
+    between the two negative distances shares the gradient equally, as
+    torch's ``min`` does. The distance's own gradient is that of
+    :func:`pairwise_distance_grad`. Parameters and errors are those of
+    :func:`triplet_margin_loss`.
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(d_anchor, d_positive, d_negative)``, each of the inputs' shape and
+        in its dtype.
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> g = lb.triplet_margin_loss_grad([0.0, 0.0], [3.0, 4.0], [0.0, 5.5], eps=0.0)
+    >>> [(a + 0.0).round(12).tolist() for a in g]
+    [[-0.6, 0.2], [0.6, 0.8], [0.0, -1.0]]
+    """
+    p = _p_norm_order(p)
+    eps = _non_negative(eps, "eps")
+    arrays, margin, dtype, dtypes = _triplet_operands(anchor, positive, negative, margin, swap,
+                                                      reduction)
+    distance = _pairwise(p, eps)
+    value, far, swapped = _triplet(arrays, margin, swap, distance)
+    return _gradients(
+        _triplet_gradients(arrays, value, far, swapped, swap, reduction, distance), dtypes
+    )
+
+
+def _custom_distance(function, gradient, shape):
+    """A user's ``distance_function`` (and ``distance_grad``) as a checked :class:`_Distance`."""
+    if not callable(function):
+        raise TypeError(f"distance_function must be callable or None, got {function!r}")
+
+    def value(a, b):
+        result, _ = as_float64(function(a, b), "distance_function's result")
+        check_shape(result, shape, "distance_function's result", "the shape of the batch")
+        return result
+
+    def grad(a, b):
+        if gradient is None:
+            raise TypeError(
+                "distance_grad is required with a custom distance_function: pass a function "
+                "that returns the gradients (d_x, d_y) of distance_function(x, y).sum()"
+            )
+        if not callable(gradient):
+            raise TypeError(f"distance_grad must be callable, got {gradient!r}")
+        result = gradient(a, b)
+        if not isinstance(result, tuple) or len(result) != 2:
+            raise TypeError(
+                f"distance_grad must return a tuple (d_x, d_y), got {type(result).__name__}"
+            )
+        arrays = []
+        for name, part in zip(("d_x", "d_y"), result):
+            array, _ = as_float64(part, f"distance_grad's {name}")
+            check_shape(array, a.shape, f"distance_grad's {name}", "the inputs' shape")
+            arrays.append(array)
+        return tuple(arrays)
+
+    return _Distance(value, grad)
+
+
+def _chosen_distance(distance_function, distance_grad, shape):
+    """The distance (and its gradient) that ``distance_function`` names."""
+    if distance_function is None:
+        if distance_grad is not None:
+            raise TypeError(
+                "distance_grad is only for a custom distance_function; the default "
+                "pairwise distance has its own gradient"
+            )
+        return _pairwise(2.0, 1e-6)
+    own = _OWN_GRADIENTS.get(distance_function)
+    if own is not None and distance_grad is None:
+        distance_grad = own
+    return _custom_distance(distance_function, distance_grad, shape)
+
+
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None,
+                                      margin=1.0, swap=False, reduction="mean"):
+    r"""Triplet margin loss with any distance, as torch's ``triplet_margin_with_distance_loss``.
+
+    .. math:: \ell_i = \max\big(0,\; \text{margin} + d(a_i, p_i) - d(a_i, n_i)\big)
+
+    With ``swap=True``, :math:`d(a_i, n_i)` becomes
+    :math:`\min(d(a_i, n_i), d(p_i, n_i))`. The default distance is
+    :func:`pairwise_distance` with ``p=2, eps=1e-6``, as in torch. gluon's
+    ``TripletLoss`` is this loss with ``distance_function=lb.squared_l2_distance``
+    (squared Euclidean distance, no root, no epsilon). The terms are added
+    exactly and rounded once: with lossbook's distances the loss is within 2
+    ulp of :math:`\text{margin} + d(a_i, p_i) + d(a_i, n_i)`.
+
+    Parameters
+    ----------
+    anchor, positive, negative : array_like
+        Vectors along the last axis, shape ``(N, D)`` or ``(D,)``, the same
+        for all three; float32 or float64.
+    distance_function : callable, optional
+        ``distance_function(x, y)`` takes two float64 arrays of the inputs'
+        shape and returns one distance per row, shape ``anchor.shape[:-1]``
+        (numpy, not torch). ``None`` means :func:`pairwise_distance`.
+    margin : float, default 1.0
+        Must be > 0 (as torch requires) and finite.
+    swap : bool, default False
+    reduction : {"mean", "sum", "none"}, default "mean"
+
+    Returns
+    -------
+    ndarray or numpy scalar
+        The losses for ``"none"`` (shape ``anchor.shape[:-1]``), else their
+        mean or sum; in the promoted dtype. The mean of no losses is nan.
+
+    Raises
+    ------
+    TypeError
+        If an array is not numeric, ``distance_function`` is not callable,
+        ``margin`` is not a real number or ``swap`` not a bool.
+    ValueError
+        If the shapes differ or are scalars, ``margin <= 0``, ``reduction``
+        is unknown, or ``distance_function`` returns the wrong shape.
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> a, p, n = [[0.0, 0.0]], [[1.0, 0.0]], [[0.0, 1.2]]
+    >>> lb.triplet_margin_with_distance_loss(
+    ...     a, p, n, distance_function=lb.squared_l2_distance, reduction="none").round(12)
+    array([0.56])
+    """
+    arrays, margin, dtype, _ = _triplet_operands(anchor, positive, negative, margin, swap,
+                                                 reduction)
+    distance = _chosen_distance(distance_function, None, arrays[0].shape[:-1])
+    value, _, _ = _triplet(arrays, margin, swap, distance)
+    return reduce(np.maximum(value, 0.0), reduction, dtype)
+
+
+def triplet_margin_with_distance_loss_grad(anchor, positive, negative, *, distance_function=None,
+                                           distance_grad=None, margin=1.0, swap=False,
+                                           reduction="mean"):
+    r"""Gradient of :func:`triplet_margin_with_distance_loss`: ``(d_anchor, d_positive, d_negative)``.
+
+    .. math:: \frac{\partial \ell_i}{\partial a_i} = [\ell_i \text{ active}]
+        \Big(\nabla_x d(a_i, p_i) - \nabla_x d(a_i, n_i)\Big)
+
+    The chain rule needs the distance's own gradient. For the default
+    distance, :func:`squared_l2_distance` and :func:`pairwise_distance`,
+    lossbook knows it. For any other ``distance_function`` pass
+    ``distance_grad``: a function of the same two arrays returning the tuple
+    ``(d_x, d_y)``, the gradients of ``distance_function(x, y).sum()``
+    (each of the inputs' shape), as :func:`squared_l2_distance_grad` does.
+    The hinge is active where its argument is >= 0 and a swap tie shares the
+    gradient equally, as in torch. Other parameters and errors are those of
+    :func:`triplet_margin_with_distance_loss`.
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(d_anchor, d_positive, d_negative)``, each of the inputs' shape and
+        in its dtype.
+
+    Raises
+    ------
+    TypeError
+        If ``distance_grad`` is missing for a custom ``distance_function``,
+        given without one, not callable, or does not return two arrays.
+    ValueError
+        If ``distance_grad``'s arrays do not have the inputs' shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import lossbook as lb
+    >>> def manhattan(x, y):
+    ...     return np.abs(x - y).sum(axis=-1)
+    >>> def manhattan_grad(x, y):
+    ...     return np.sign(x - y), -np.sign(x - y)
+    >>> g = lb.triplet_margin_with_distance_loss_grad(
+    ...     [[0.0, 0.0]], [[1.0, 0.0]], [[0.0, 1.5]],
+    ...     distance_function=manhattan, distance_grad=manhattan_grad)
+    >>> [(a + 0.0).tolist() for a in g]
+    [[[-1.0, 1.0]], [[1.0, 0.0]], [[0.0, -1.0]]]
+    """
+    arrays, margin, dtype, dtypes = _triplet_operands(anchor, positive, negative, margin, swap,
+                                                      reduction)
+    distance = _chosen_distance(distance_function, distance_grad, arrays[0].shape[:-1])
+    value, far, swapped = _triplet(arrays, margin, swap, distance)
+    return _gradients(
+        _triplet_gradients(arrays, value, far, swapped, swap, reduction, distance), dtypes
+    )
+
+
+_OWN_GRADIENTS = {
+    squared_l2_distance: squared_l2_distance_grad,
+    pairwise_distance: pairwise_distance_grad,
+}
+"""The gradients lossbook knows for the distances it defines (their default options)."""
+
+
+# Cosine embedding.
+
+
+def _scaled_rows(x):
+    """``x`` with each row scaled by ``2**-k`` to lie near 1 (``k >= -250``), and ``k``."""
+    k, _ = _row_exponents(np.abs(x), floor=_SCALE_FLOOR)
+    return np.ldexp(x, -k[..., None]), k
+
+
+def _squared_norm(x, epsilon):
+    """``sum x**2 + epsilon`` over the last axis, as ``hi, lo``."""
+    squares, error = _two_product(x, x)
+    hi, lo = _sum_last(squares, _ratio(error, squares))
+    hi, carry = two_sum(hi, epsilon)
+    return hi, lo + carry
+
+
+def _dot(x, y):
+    """``sum x * y`` over the last axis as ``hi, lo``, the positive and negative products apart."""
+    products, error = _two_product(x, y)
+    relative = _ratio(error, products)
+    positive_hi, positive_lo = _sum_last(np.maximum(products, 0.0), relative)
+    negative_hi, negative_lo = _sum_last(np.maximum(-products, 0.0), relative)
+    hi, carry = two_sum(positive_hi, -negative_hi)
+    return hi, carry + (positive_lo - negative_lo)
+
+
+def _cosine(x1, x2):
+    """torch's cosine of ``cosine_embedding_loss`` as ``hi + lo``, with what the gradient needs.
+
+    ``cos = x1.x2 / sqrt((|x1|^2 + e)(|x2|^2 + e))``; each row of each input is
+    scaled by a power of two first (``e`` with it), which leaves the cosine
+    unchanged and keeps every square and product in range.
+    """
+    a, k1 = _scaled_rows(x1)
+    b, k2 = _scaled_rows(x2)
+    with np.errstate(over="ignore", under="ignore"):
+        n1 = _squared_norm(a, np.ldexp(COSINE_EPSILON, -2 * k1))
+        n2 = _squared_norm(b, np.ldexp(COSINE_EPSILON, -2 * k2))
+    dot_hi, dot_lo = _dot(a, b)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        square, square_error = _two_product(n1[0], n2[0])
+        square_error = square_error + (n1[0] * n2[1] + n1[1] * n2[0])
+        root = np.sqrt(square)
+        r2, r2_error = _two_product(root, root)
+        root_lo = ((square - r2) - r2_error + square_error) / (2.0 * root)
+        cos = dot_hi / root
+        back, back_error = _two_product(cos, root)
+        cos_lo = (((dot_hi - back) - back_error) + dot_lo - cos * root_lo) / root
+    cos_lo = np.where(np.isfinite(cos_lo), cos_lo, 0.0)
+    return cos, cos_lo, (a, b, k1, k2, n1[0], n2[0], root)
+
+
+def _cosine_operands(input1, input2, target, margin, reduction):
+    margin = _finite(margin, "margin")
+    (x1, x2), dtype, dtypes = _arrays(("input1", "input2"), (input1, input2))
+    y, _ = as_float64(target, "target")
+    check_reduction(reduction)
+    if x1.ndim not in (1, 2):
+        raise ValueError(
+            f"input1 must have shape (N, D) or (D,), got shape {x1.shape}"
+        )
+    check_shape(y, x1.shape[:-1], "target", "the shape of the batch")
+    check_signed_labels(y, "target")
+    return x1, x2, y, margin, dtype, dtypes
+
+
+def _cosine_values(x1, x2, y, margin):
+    cos, cos_lo, parts = _cosine(x1, x2)
+    similar, error = two_sum(1.0, -cos)
+    similar = similar + (error - cos_lo)
+    dissimilar, error = two_sum(cos, -margin)
+    dissimilar = dissimilar + (error + cos_lo)
+    value = np.where(y == 1.0, similar, np.maximum(dissimilar, 0.0))
+    value = np.where(np.isnan(y), np.nan, value)
+    return value, dissimilar, cos, parts
+
+
+def cosine_embedding_loss(input1, input2, target, *, margin=0.0, reduction="mean"):
+    r"""Cosine embedding loss: similar pairs (``target`` 1) should point the same way.
+
+    .. math:: \ell_i = \begin{cases} 1 - \cos(x_{1,i}, x_{2,i}) & y_i = 1 \\
+        \max\big(0,\; \cos(x_{1,i}, x_{2,i}) - \text{margin}\big) & y_i = -1 \end{cases},
+        \qquad \cos(u, v) = \frac{u \cdot v}{\sqrt{(\lVert u \rVert^2 + e)(\lVert v \rVert^2 + e)}}
+
+    with :math:`e` = :data:`COSINE_EPSILON`, torch's float32 ``1e-12``, inside
+    each squared norm (so a zero vector has cosine 0). The dot product and the
+    norms are summed with their rounding errors, the cosine is carried as a
+    sum of two doubles, and the final subtraction is rounded once: the loss
+    is within 1 ulp of the exact value, up to
+    :math:`4 D^2 \varepsilon^2 \sum_k |x_{1,k} x_{2,k}| / \sqrt{\cdot}` where the
+    products of nearly orthogonal vectors cancel (well under 1 ulp of the
+    terms' magnitudes, :math:`1 + \sum_k |x_{1,k} x_{2,k}| / \sqrt{\cdot}`
+    for :math:`y = 1` and :math:`|\text{margin}| + \sum_k |x_{1,k} x_{2,k}| / \sqrt{\cdot}`
+    for :math:`y = -1`).
+
+    Parameters
+    ----------
+    input1, input2 : array_like
+        Vectors, shape ``(N, D)`` or a single pair of shape ``(D,)``, the
+        same for both; float32 or float64.
+    target : array_like
+        Labels -1 or +1, shape ``(N,)`` (a scalar for a single pair). torch
+        gives a loss of 0 for any other label; lossbook refuses it.
+    margin : float, default 0.0
+        Finite. torch's documentation suggests [-1, 1] but it accepts any
+        value, and so does lossbook (beyond 1 the dissimilar loss is always
+        0; below -1 it is never 0).
+    reduction : {"mean", "sum", "none"}, default "mean"
+
+    Returns
+    -------
+    ndarray or numpy scalar
+        The losses for ``"none"`` (shape ``(N,)`` or ``()``), else their mean
+        or sum; in the promoted dtype. The mean of no losses is nan.
+
+    Raises
+    ------
+    TypeError
+        If an array is not numeric or ``margin`` is not a real number.
+    ValueError
+        If the inputs' shapes differ or are not ``(N, D)`` or ``(D,)``, the
+        target's shape is not the batch's, a label is not -1 or +1,
+        ``margin`` is not finite, or ``reduction`` is unknown.
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> lb.cosine_embedding_loss([[1.0, 0.0], [1.0, 1.0]], [[0.0, 2.0], [2.0, 2.0]], [1, -1],
+    ...                          reduction="none").round(12)
+    array([1., 1.])
+    """
+    x1, x2, y, margin, dtype, _ = _cosine_operands(input1, input2, target, margin, reduction)
+    value, _, _, _ = _cosine_values(x1, x2, y, margin)
+    return reduce(value, reduction, dtype)
+
+
+def cosine_embedding_loss_grad(input1, input2, target, *, margin=0.0, reduction="mean"):
+    r"""Gradient of :func:`cosine_embedding_loss`: ``(d_input1, d_input2)``.
+
+    .. math:: \frac{\partial \cos}{\partial x_1} = \frac{x_2}{\sqrt{n_1 n_2}}
+        - \cos \frac{x_1}{n_1}, \qquad n_j = \lVert x_j \rVert^2 + e
+
+    (and symmetrically for :math:`x_2`), times -1 for :math:`y = 1` and
+    times 1 for :math:`y = -1` where :math:`\cos - \text{margin} \ge 0`
+    (torch's ``clamp_min`` passes the gradient at the kink), else 0.
+    Parameters and errors are those of :func:`cosine_embedding_loss`.
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(d_input1, d_input2)``, each of the inputs' shape and in its dtype.
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> g = lb.cosine_embedding_loss_grad([1.0, 0.0], [0.0, 2.0], 1)
+    >>> [(a + 0.0).round(9).tolist() for a in g]
+    [[0.0, -1.0], [-0.5, 0.0]]
+    """
+    x1, x2, y, margin, _, dtypes = _cosine_operands(input1, input2, target, margin, reduction)
+    _, dissimilar, cos, (a, b, k1, k2, n1, n2, root) = _cosine_values(x1, x2, y, margin)
+    active = np.where(np.isnan(dissimilar), np.nan, dissimilar >= 0.0)
+    factor = np.where(y == 1.0, -1.0, active)
+    factor = np.where(np.isnan(y), np.nan, factor)
+    factor = np.asarray(reduce_gradient(np.asarray(factor, dtype=np.float64), reduction,
+                                        np.float64))
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore", under="ignore"):
+        column = factor[..., None]
+        cos_column, root_column = cos[..., None], root[..., None]
+        d1 = np.ldexp(column * (b / root_column - cos_column * a / n1[..., None]), -k1[..., None])
+        d2 = np.ldexp(column * (a / root_column - cos_column * b / n2[..., None]), -k2[..., None])
+    return _gradients((d1, d2), dtypes)
+
+
+# SDML.
+
+
+def _sdml_operands(x1, x2, smoothing_parameter, reduction):
+    smoothing = as_real_in(smoothing_parameter, "smoothing_parameter", 0.0, 1.0, closed=True)
+    (a, b), dtype, dtypes = _arrays(("x1", "x2"), (x1, x2))
+    check_reduction(reduction)
+    if a.ndim != 2:
+        raise ValueError(f"x1 must have shape (N, D), got shape {a.shape}")
+    if a.shape[0] < 2:
+        raise ValueError(
+            f"x1 must hold at least 2 rows (the other rows are each row's negatives), "
+            f"got shape {a.shape}"
+        )
+    return a, b, smoothing, dtype, dtypes
+
+
+def _sdml_labels(size, smoothing):
+    """gluon's smoothed identity: ``1 - s`` on the diagonal, ``s / (N - 1)`` elsewhere."""
+    labels = np.full((size, size), smoothing / (size - 1))
+    np.fill_diagonal(labels, 1.0 - smoothing)
+    return labels
+
+
+def _sdml_shifts(a, b):
+    """``g_ij = D_ij - min_j D_ij`` (``D`` the squared distances of the rows) as ``hi, lo``."""
+    size = a.shape[0]
+    high, low = np.empty((size, size)), np.empty((size, size))
+    rows = max(1, 2**16 // max(1, size * a.shape[1]))
+    for start in range(0, size, rows):
+        block = slice(start, start + rows)
+        dh, dl = _difference(a[block, None, :], b[None, :, :], 0.0)
+        if a.shape[1] == 0:
+            high[block], low[block] = 0.0, 0.0
+            continue
+        hi, lo, k, _ = _power_sum(dh, dl, 2)
+        with np.errstate(over="ignore"):
+            high[block], low[block] = np.ldexp(hi, 2 * k), np.ldexp(lo, 2 * k)
+    nearest = np.argmin(high, axis=1)[:, None]
+    shift, carry = two_sum(high, -np.take_along_axis(high, nearest, axis=1))
+    return shift, carry + (low - np.take_along_axis(low, nearest, axis=1))
+
+
+def _negative_entropy(size, smoothing):
+    """``sum_j L_ij log L_ij`` (the same for every row), with 0 log 0 = 0."""
+    terms = [(1.0 - smoothing) * math.log1p(-smoothing) if smoothing < 1.0 else 0.0]
+    if smoothing > 0.0:  # s log(s / (N - 1)), whose quotient may underflow; both logs are <= 0
+        terms.append(smoothing * (math.log(smoothing) - math.log(size - 1)))
+    return math.fsum(terms)
+
+
+def sdml_loss(x1, x2, *, smoothing_parameter=0.3, reduction="mean"):
+    r"""Smoothed deep metric learning loss, as mxnet gluon's ``SDMLLoss`` (1.9.1).
+
+    .. math:: \ell_i = \sum_j L_{ij} \Big(\log L_{ij}
+        - \log \operatorname{softmax}_j\big(-\lVert x_{1,i} - x_{2,j} \rVert^2\big)\Big)
+
+    Row :math:`x_{2,i}` is the partner of :math:`x_{1,i}` and every other row
+    of ``x2`` a negative: :math:`\ell_i` is the KL divergence from the
+    label-smoothed identity :math:`L_{ij} = 1 - s` (:math:`j = i`),
+    :math:`s / (N - 1)` (:math:`j \ne i`) to the softmax of the negative
+    squared distances. It is the cross-entropy of that softmax against
+    :math:`L` minus the entropy of :math:`L`; the two are computed within 2
+    ulp each and subtracted once, so the loss is within 2 ulp of their sum
+    (they cancel when the softmax matches :math:`L`). The squared distances
+    are exact to a few ulp of ``eps**2`` and the softmax is taken of their
+    exact differences from the row's smallest.
+
+    gluon's ``KLDivLoss`` adds 1e-12 inside its logarithm, so gluon's result
+    is larger than this loss by the constant
+    :math:`\sum_j L_{ij} \log(1 + 10^{-12} / L_{ij}) \approx N \cdot 10^{-12}`
+    (and gluon computes :math:`L` in float32).
+
+    Parameters
+    ----------
+    x1, x2 : array_like
+        Batches of vectors, shape ``(N, D)`` with ``N >= 2``, the same for
+        both; float32 or float64.
+    smoothing_parameter : float, default 0.3
+        The mass :math:`s` spread over the other rows, in [0, 1].
+    reduction : {"mean", "sum", "none"}, default "mean"
+        gluon returns the losses per sample, shape ``(N,)``: ``"none"``.
+
+    Returns
+    -------
+    ndarray or numpy scalar
+        The losses for ``"none"`` (shape ``(N,)``), else their mean or sum;
+        in the promoted dtype.
+
+    Raises
+    ------
+    TypeError
+        If an array is not numeric or ``smoothing_parameter`` is not a real number.
+    ValueError
+        If the shapes differ or are not ``(N, D)``, ``N < 2``,
+        ``smoothing_parameter`` lies outside [0, 1], or ``reduction`` is unknown.
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> x = [[0.0, 0.0], [3.0, 0.0]]
+    >>> lb.sdml_loss(x, x, smoothing_parameter=0.0, reduction="none").round(6)
+    array([0.000123, 0.000123])
+    """
+    a, b, smoothing, dtype, _ = _sdml_operands(x1, x2, smoothing_parameter, reduction)
+    size = a.shape[0]
+    shift, shift_lo = _sdml_shifts(a, b)
+    labels = _sdml_labels(size, smoothing)
+    cross = cross_entropy(-shift, labels, reduction="none")
+    probabilities = softmax(-shift, axis=1)
+    with np.errstate(invalid="ignore"):
+        cross_lo = np.sum((labels - probabilities) * np.where(np.isfinite(shift_lo), shift_lo, 0.0),
+                          axis=1)
+    high, error = two_sum(cross, _negative_entropy(size, smoothing))
+    return reduce(high + (error + cross_lo), reduction, dtype)
+
+
+def sdml_loss_grad(x1, x2, *, smoothing_parameter=0.3, reduction="mean"):
+    r"""Gradient of :func:`sdml_loss`: ``(d_x1, d_x2)``.
+
+    With :math:`D_{ij} = \lVert x_{1,i} - x_{2,j} \rVert^2`,
+    :math:`P = \operatorname{softmax}(-D)` row by row and
+    :math:`G_{ij} = L_{ij} - P_{ij}` (times the reduction's factor for row
+    :math:`i`):
+
+    .. math:: \frac{\partial}{\partial x_{1,i}} = 2 \sum_j G_{ij} (x_{1,i} - x_{2,j}),
+        \qquad \frac{\partial}{\partial x_{2,j}} = -2 \sum_i G_{ij} (x_{1,i} - x_{2,j})
+
+    Parameters and errors are those of :func:`sdml_loss`.
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(d_x1, d_x2)``, each of shape ``(N, D)`` and in its argument's dtype.
+
+    Examples
+    --------
+    >>> import lossbook as lb
+    >>> g = lb.sdml_loss_grad([[0.0], [1.0]], [[0.0], [1.0]], smoothing_parameter=0.5)
+    >>> [a.ravel().round(6).tolist() for a in g]    # +-(1/2 - sigmoid(1))
+    [[-0.231059, 0.231059], [-0.231059, 0.231059]]
+    """
+    a, b, smoothing, _, dtypes = _sdml_operands(x1, x2, smoothing_parameter, reduction)
+    size = a.shape[0]
+    shift, _ = _sdml_shifts(a, b)
+    weights = _sdml_labels(size, smoothing) - softmax(-shift, axis=1)
+    weights = reduce_gradient(weights, reduction, np.float64, divisor=size)
+    with np.errstate(invalid="ignore", over="ignore"):
+        d1 = 2.0 * (weights.sum(axis=1)[:, None] * a - weights @ b)
+        d2 = -2.0 * (weights.T @ a - weights.sum(axis=0)[:, None] * b)
+    return _gradients((d1, d2), dtypes)
