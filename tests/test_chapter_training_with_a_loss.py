@@ -475,11 +475,27 @@ def test_gaussian_nll_loss_is_the_formula_in_torch_and_gluon():
     assert (0.5 * (s + (t - m) ** 2 / nd.exp(s))).mean().asscalar() == pytest.approx(expected, rel=1e-14)
 
 
-def test_the_gaussian_nll_tabs_agree_to_float32(glued):
-    """gluon's float32 value in the tab is the numpy likelihood at the glued parameters, to float32 precision."""
+def shown_result(key):
+    """The number a tab's output shows, e.g. ``tensor(-0.49313358, dtype=torch.float64)``."""
+    output = glued_markdown(key).split(":class: lossbook-output")[1].split("```")[0]
+    return float(output.strip().removeprefix("tensor(").split(",")[0].strip("[]()\n "))
+
+
+def test_the_gaussian_nll_tabs_agree(glued):
+    """At the glued parameters: gluon's float32 tab to 1e-6, torch's and lossbook's printed digits, of the numpy likelihood."""
     intercept_mean, intercept_log_var, slope_mean, slope_log_var = glued["het-params"]
     expected = gaussian_nll([intercept_mean, slope_mean, intercept_log_var, slope_log_var])
     assert printed_numbers("gaussian-nll-gluon")[0] == pytest.approx(expected, rel=1e-6)
+    assert shown_result("gaussian-nll-torch") == pytest.approx(expected, abs=5e-9)  # 8 decimals shown
+    assert shown_result("gaussian-nll-lossbook") == pytest.approx(expected, rel=1e-14)
+
+
+def test_lossbook_gaussian_nll_is_torchs_on_the_chapters_outputs(glued):
+    """lb.gaussian_nll_loss and torch's GaussianNLLLoss agree on the fitted means and variances."""
+    intercept_mean, intercept_log_var, slope_mean, slope_log_var = glued["het-params"]
+    mean, var = intercept_mean + slope_mean * X_HET, np.exp(intercept_log_var + slope_log_var * X_HET)
+    value = torch.nn.GaussianNLLLoss()(torch.from_numpy(mean), torch.from_numpy(Y_HET), torch.from_numpy(var))
+    assert lb.gaussian_nll_loss(mean, Y_HET, var) == pytest.approx(value.item(), rel=1e-14)
 
 
 def test_gluon_has_no_gaussian_likelihood_loss():
