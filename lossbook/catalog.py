@@ -98,7 +98,8 @@ _PER_SAMPLE_TRAP = (
 
 _LOSS_SCALE_REASON = (
     "scaling the learning rate instead matches only plain SGD without weight decay, since weight "
-    "decay does not scale with the loss and Adam all but ignores the loss's scale"
+    "decay does not scale with the loss and Adam all but ignores the loss's scale (the chapter "
+    "'Training with a loss' follows SGD, SGD with weight decay and Adam through whole runs)"
 )
 
 _SHAPE_TRAP = (
