@@ -50,7 +50,7 @@ from . import activations, classification, embedding, exact, multilabel, regress
 from . import margin as margin_losses
 
 FAMILIES = ("regression", "probabilistic", "margin", "divergence", "embedding")
-"""The five families the book sorts its losses into (embedding: losses of pairs and triplets)."""
+"""The five families the book sorts its losses into; embedding holds pairs and triplets."""
 
 SAMPLES = 8
 """Rows in a batch made by an entry's ``make_batch``."""
@@ -65,7 +65,7 @@ GLUON_EPS = 1e-12
 """What gluon adds inside the logs of ``SigmoidBCELoss(from_sigmoid=True)`` and ``KLDivLoss``."""
 
 GLUON_FLOAT64_RTOL = 1e-12
-"""Relative tolerance of every float64 comparison of gluon with lossbook: a few thousand ulp."""
+"""Relative tolerance of every float64 comparison of gluon with lossbook, a few thousand ulp."""
 
 GLUON_FLOAT32_RTOL = 1e-5
 """Relative tolerance for a block that runs only in float32 (about 80 float32 ulp of the loss).
@@ -156,7 +156,7 @@ class Batch:
 
     @property
     def arrays(self):
-        """Every positional array of the loss, in its order: ``(input, target, *rest)``."""
+        """Every positional array of the loss in its order, ``(input, target, *rest)``."""
         return (self.input, self.target, *self.rest)
 
     def with_arrays(self, *arrays):
@@ -224,8 +224,9 @@ class GluonSpelling:
         What gluon expects as the label.
     output : str, default "one value per sample: the mean over the non-batch axes"
         The shape and meaning of what the loss block returns.
-    arguments : tuple of str, default ("pred", "label")
-        The names of the block's positional arguments, in its order.
+    arguments : tuple of str, optional
+        The names of the block's positional arguments, in its order;
+        ``("pred", "label")`` by default.
     dtype : str, default "float64"
         The dtype the block runs in: "float32" where it fails on float64
         (a float32 constant inside), so the comparisons feed it the batch
@@ -306,12 +307,12 @@ class LossEntry:
     correctly_rounded : bool, default False
         True if the loss's docstring promises every unreduced value is the
         float64 nearest the exact one (not only within 2 ulp of it).
-    arguments : tuple of str, default ("input", "target")
-        The names of the loss's positional arrays, in its order (torch's):
+    arguments : tuple of str, optional
+        ``("input", "target")`` by default. The names of the loss's positional arrays, in its order (torch's):
         ``("anchor", "positive", "negative")`` for a triplet loss, say. A
         batch holds them in :attr:`Batch.arrays`.
-    differentiable : tuple of int, default (0,)
-        The positions in :attr:`arguments` of the arrays the loss is
+    differentiable : tuple of int, optional
+        ``(0,)`` by default. The positions in :attr:`arguments` of the arrays the loss is
         differentiated with respect to. ``grad`` returns one array when there
         is one, else a tuple in this order.
     gluon_inputs : callable or None, default None
@@ -1613,7 +1614,7 @@ def _extreme_gaussians():
 
 
 CTC_CLASSES = 5
-"""Classes of a CTC batch, the blank included: gluon's blank is the last, class 4."""
+"""Classes of a CTC batch, the blank included; gluon's blank is the last, class 4."""
 
 CTC_FRAMES = 8
 """Frames of a CTC batch's longest sequence."""
