@@ -1520,11 +1520,10 @@ def _multilabel_batch(rng, shape=_ROWS):
 
 def _multilabel_index_batch(rng, shape=_ROWS):
     """Raw class scores and each sample's classes as indices, padded with -1."""
-    target = np.full(shape, -1, dtype=np.int64)
-    for row in target:
-        classes = rng.permutation(shape[1])[: rng.integers(1, shape[1])]
-        row[: len(classes)] = classes
-    return Batch(_class_scores(rng, shape), target)
+    classes = rng.random(shape).argsort(axis=1)  # a random order of the classes per sample
+    counts = rng.integers(1, shape[1], shape[0])
+    target = np.where(np.arange(shape[1]) < counts[:, None], classes, -1)
+    return Batch(_class_scores(rng, shape), target.astype(np.int64))
 
 
 def _gaussian_batch(rng, shape=_ELEMENTWISE):
