@@ -46,11 +46,11 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-from . import activations, classification, embedding, exact, multilabel, regression
+from . import activations, classification, embedding, exact, multilabel, regression, sequence
 from . import margin as margin_losses
 
 FAMILIES = ("regression", "probabilistic", "margin", "divergence", "embedding")
-"""The five families the book sorts its losses into (embedding: losses of pairs and triplets)."""
+"""The five families the book sorts its losses into; embedding holds pairs and triplets."""
 
 SAMPLES = 8
 """Rows in a batch made by an entry's ``make_batch``."""
@@ -65,7 +65,7 @@ GLUON_EPS = 1e-12
 """What gluon adds inside the logs of ``SigmoidBCELoss(from_sigmoid=True)`` and ``KLDivLoss``."""
 
 GLUON_FLOAT64_RTOL = 1e-12
-"""Relative tolerance of every float64 comparison of gluon with lossbook: a few thousand ulp."""
+"""Relative tolerance of every float64 comparison of gluon with lossbook, a few thousand ulp."""
 
 GLUON_FLOAT32_RTOL = 1e-5
 """Relative tolerance for a block that runs only in float32 (about 80 float32 ulp of the loss).
@@ -98,7 +98,8 @@ _PER_SAMPLE_TRAP = (
 
 _LOSS_SCALE_REASON = (
     "scaling the learning rate instead matches only plain SGD without weight decay, since weight "
-    "decay does not scale with the loss and Adam all but ignores the loss's scale"
+    "decay does not scale with the loss and Adam all but ignores the loss's scale (the chapter "
+    "'Training with a loss' follows SGD, SGD with weight decay and Adam through whole runs)"
 )
 
 _SHAPE_TRAP = (
@@ -155,7 +156,7 @@ class Batch:
 
     @property
     def arrays(self):
-        """Every positional array of the loss, in its order: ``(input, target, *rest)``."""
+        """Every positional array of the loss in its order, ``(input, target, *rest)``."""
         return (self.input, self.target, *self.rest)
 
     def with_arrays(self, *arrays):
@@ -223,8 +224,9 @@ class GluonSpelling:
         What gluon expects as the label.
     output : str, default "one value per sample: the mean over the non-batch axes"
         The shape and meaning of what the loss block returns.
-    arguments : tuple of str, default ("pred", "label")
-        The names of the block's positional arguments, in its order.
+    arguments : tuple of str, optional
+        The names of the block's positional arguments, in its order;
+        ``("pred", "label")`` by default.
     dtype : str, default "float64"
         The dtype the block runs in: "float32" where it fails on float64
         (a float32 constant inside), so the comparisons feed it the batch
@@ -305,12 +307,12 @@ class LossEntry:
     correctly_rounded : bool, default False
         True if the loss's docstring promises every unreduced value is the
         float64 nearest the exact one (not only within 2 ulp of it).
-    arguments : tuple of str, default ("input", "target")
-        The names of the loss's positional arrays, in its order (torch's):
+    arguments : tuple of str, optional
+        ``("input", "target")`` by default. The names of the loss's positional arrays, in its order (torch's):
         ``("anchor", "positive", "negative")`` for a triplet loss, say. A
         batch holds them in :attr:`Batch.arrays`.
-    differentiable : tuple of int, default (0,)
-        The positions in :attr:`arguments` of the arrays the loss is
+    differentiable : tuple of int, optional
+        ``(0,)`` by default. The positions in :attr:`arguments` of the arrays the loss is
         differentiated with respect to. ``grad`` returns one array when there
         is one, else a tuple in this order.
     gluon_inputs : callable or None, default None
@@ -320,6 +322,13 @@ class LossEntry:
         and its labels padded with -1); None means ``batch.arrays``. Its
         gradient is then compared in the chapter that teaches the loss, since
         gluon's arrays are not lossbook's.
+    torch_grad_through_log_softmax : bool, default False
+        True where torch's autograd does not return the partial derivative
+        with respect to the input but the gradient with respect to logits
+        behind a ``log_softmax`` (CTC: ``exp(log_probs)`` minus the
+        posteriors). The comparisons then give torch ``log_softmax(z)`` at
+        ``z = input`` and chain lossbook's gradient through ``log_softmax``
+        (:meth:`torch_comparable_gradients`).
     """
 
     key: str
@@ -344,6 +353,7 @@ class LossEntry:
     arguments: tuple[str, ...] = ("input", "target")
     differentiable: tuple[int, ...] = (0,)
     gluon_inputs: Callable | None = None
+    torch_grad_through_log_softmax: bool = False
 
     def __post_init__(self):
         if self.family not in FAMILIES:
@@ -413,6 +423,21 @@ class LossEntry:
 
         options = _frozen(**{name: rounded(value) for name, value in batch.options.items()})
         return Batch(*map(rounded, batch.arrays[:2]), options, tuple(map(rounded, batch.rest)))
+
+    def torch_comparable_gradients(self, batch, reduction):
+        r"""Return :meth:`gradients`, chained through ``log_softmax`` over the last axis if torch's is.
+
+        With :attr:`torch_grad_through_log_softmax`, the input's gradient
+        :math:`g` becomes :math:`g - e^{x} \sum_c g_c` (the input :math:`x`
+        holding log-probabilities): the gradient with respect to logits
+        :math:`z` at :math:`z = x`, which is what torch's autograd reports.
+        """
+        gradients = self.gradients(batch, reduction)
+        if not self.torch_grad_through_log_softmax:
+            return gradients
+        g = gradients[0]
+        chained = g - np.exp(batch.input) * g.sum(axis=-1, keepdims=True)
+        return (chained, *gradients[1:])
 
     def exact_loss(self, batch, reduction="none", magnitude=False):
         """Return the exact loss of ``batch`` (mpmath), from ``lossbook.exact``.
@@ -1495,11 +1520,10 @@ def _multilabel_batch(rng, shape=_ROWS):
 
 def _multilabel_index_batch(rng, shape=_ROWS):
     """Raw class scores and each sample's classes as indices, padded with -1."""
-    target = np.full(shape, -1, dtype=np.int64)
-    for row in target:
-        classes = rng.permutation(shape[1])[: rng.integers(1, shape[1])]
-        row[: len(classes)] = classes
-    return Batch(_class_scores(rng, shape), target)
+    classes = rng.random(shape).argsort(axis=1)  # a random order of the classes per sample
+    counts = rng.integers(1, shape[1], shape[0])
+    target = np.where(np.arange(shape[1]) < counts[:, None], classes, -1)
+    return Batch(_class_scores(rng, shape), target.astype(np.int64))
 
 
 def _gaussian_batch(rng, shape=_ELEMENTWISE):
@@ -1586,6 +1610,111 @@ def _extreme_gaussians():
             np.zeros(3), np.array([0.5, 2.0, 1e-3]), rest=(np.array([0.25, 4.0, 1e-6]),)
         ),
     }
+
+
+CTC_CLASSES = 5
+"""Classes of a CTC batch, the blank included; gluon's blank is the last, class 4."""
+
+CTC_FRAMES = 8
+"""Frames of a CTC batch's longest sequence."""
+
+
+def _ctc_batch(rng, shape=(SAMPLES, CTC_FRAMES)):
+    """Log-probabilities (T, N, C), targets padded with -1 and the lengths, every target reachable.
+
+    ``shape`` is (samples, frames). Labels avoid class 0 and the last class, so
+    either may serve as the blank; each target has at most half as many labels
+    as its sequence has frames, so an alignment always exists.
+    """
+    samples, frames = shape
+    log_probs = activations.log_softmax(2.0 * rng.standard_normal((frames, samples, CTC_CLASSES)))
+    input_lengths = rng.integers(frames // 2 + 1, frames + 1, samples)
+    target_lengths = rng.integers(0, input_lengths // 2 + 1)
+    targets = np.full((samples, max(1, target_lengths.max())), -1, dtype=np.int64)
+    for row, length in zip(targets, target_lengths):
+        row[:length] = rng.integers(1, CTC_CLASSES - 1, length)
+    return Batch(log_probs, targets, rest=(input_lengths, target_lengths))
+
+
+def _ctc_gluon_inputs(batch):
+    """What gluon's CTCLoss takes: (N, T, C) scores, labels padded with -1, and both lengths.
+
+    The log-probabilities serve as the raw scores: gluon's log-softmax leaves
+    them as they are.
+    """
+    log_probs, targets, input_lengths, target_lengths = batch.arrays
+    positions = np.arange(targets.shape[1])
+    labels = np.where(positions < target_lengths[:, None], targets, -1)
+    return log_probs.transpose(1, 0, 2), labels, input_lengths, target_lengths
+
+
+def _extreme_ctc():
+    flat = np.full((60, 2, CTC_CLASSES), -np.log(CTC_CLASSES))
+    path = np.array([4, 1, 1, 4, 1, 2, 2, 4])  # collapses to 1 1 2
+    gap = np.full((8, 1, CTC_CLASSES), -40.0)
+    gap[np.arange(8), 0, path] = 0.0
+    return {
+        "60 flat frames": Batch(flat, np.array([[1, 2, 3], [2, -1, -1]]),
+                                rest=(np.array([60, 41]), np.array([3, 1]))),
+        "one alignment ahead by logit gaps of 40": Batch(
+            activations.log_softmax(gap), np.array([[1, 1, 2]]), rest=(np.array([8]), np.array([3]))
+        ),
+        "repeated labels with just enough frames": Batch(
+            activations.log_softmax(np.linspace(-3, 3, 5 * 2 * CTC_CLASSES).reshape(5, 2, -1)),
+            np.array([[3, 3, 3], [1, 1, -1]]), rest=(np.array([5, 3]), np.array([3, 2])),
+        ),
+    }
+
+
+def _ctc():
+    """Connectionist temporal classification: torch's CTCLoss, gluon's CTCLoss."""
+    return LossEntry(
+        key="ctc",
+        title="Connectionist temporal classification (CTC)",
+        family="probabilistic",
+        loss=sequence.ctc_loss,
+        grad=sequence.ctc_loss_grad,
+        options=_frozen(blank=CTC_CLASSES - 1, zero_infinity=True),
+        elementwise=False,
+        torch=TorchSpelling(
+            "log-probabilities, shape (T, N, C)",
+            "int64 targets padded to (N, S), input lengths (N,), target lengths (N,)",
+            class_path="torch.nn.CTCLoss", reduction="sum",
+        ),
+        gluon=GluonSpelling(
+            "mxnet.gluon.loss.CTCLoss", _frozen(),
+            "labels padded with -1 to (N, S), with optional float32 lengths",
+            output=f"{_PER_SAMPLE}: minus the log-probability of its label sequence",
+            arguments=("pred", "label", "pred_lengths", "label_lengths"),
+            dtype="float32",
+        ),
+        relation=(
+            "The same loss: per sample gluon returns torch's reduction='none' loss with the blank "
+            "last (blank=C-1) and zero_infinity=True, given raw scores in (N, T, C) whose "
+            "log-softmax is torch's (T, N, C) input."
+        ),
+        to_gluon=_same_loss,
+        traps=(
+            "gluon's pred is (N, T, C) raw scores ('NTC'); torch wants log-probabilities in "
+            "(T, N, C): log_softmax(pred, -1).transpose(0, 1).",
+            "gluon's blank is the last class; torch's default is blank=0, so pass blank=C-1.",
+            "gluon ends each label at its first -1; padding with 0 instead makes class 0 part of "
+            "the target and changes the loss silently. torch reads target_lengths instead.",
+            "gluon returns a per-sample sum, and loss.mean() (or trainer.step(N)) averages it "
+            "over the batch: that is reduction='sum' / N. torch's reduction='mean' first divides "
+            "each loss by its target length.",
+            "gluon scores a target too long for its frames as 0, not inf: port with "
+            "zero_infinity=True.",
+            _GLUON_FLOAT32_TRAP.format(name="CTCLoss", what="its warp-ctc kernel"),
+        ),
+        make_batch=_ctc_batch,
+        textbook=None,
+        extreme_batches=_extreme_ctc,
+        arguments=("log_probs", "targets", "input_lengths", "target_lengths"),
+        differentiable=(0,),
+        gluon_inputs=_ctc_gluon_inputs,
+        torch_grad_through_log_softmax=True,
+    )
 
 
 def _margin_ranking():
@@ -1882,6 +2011,7 @@ _FACTORIES = {
         _hinge,
         _squared_hinge,
         _soft_margin,
+        _ctc,
         _multilabel_soft_margin,
         _multilabel_margin,
         _gaussian_nll,
@@ -1943,6 +2073,13 @@ def _with_arrays(batch, target=None, **arrays):
     """``batch`` carrying the array options ``arrays`` (and a new target, if given)."""
     target = batch.target if target is None else target
     return Batch(batch.input, target, _frozen(**arrays), batch.rest)
+
+
+def _concatenated_targets(rng, batch):
+    """A CTC batch with its targets concatenated in one 1-D array, the other layout torch takes."""
+    log_probs, targets, input_lengths, target_lengths = batch.arrays
+    flat = np.concatenate([row[:length] for row, length in zip(targets, target_lengths)])
+    return Batch(log_probs, flat, batch.options, (input_lengths, target_lengths))
 
 
 def _elementwise_weight(rng, batch):
@@ -2085,6 +2222,9 @@ def variants():
         _variant(get("margin_ranking"), "other margins", options={"margin": -0.25}),
         _variant(get("cosine_embedding"), "other margins", options={"margin": 0.4}),
         _variant(get("sdml"), "other smoothing", options={"smoothing_parameter": 0.05}),
+        _variant(get("ctc"), "torch's defaults", options={"blank": 0, "zero_infinity": False}),
+        _variant(get("ctc"), "concatenated targets", _concatenated_targets,
+                 variant="targets concatenated in one 1-D array"),
     )
 
 

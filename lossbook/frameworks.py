@@ -209,11 +209,16 @@ def torch_grad(entry, batch, reduction=None):
     ndarray or tuple of ndarray
         float64: the gradient with respect to the input, shaped like
         ``batch.input``; a tuple, one per ``entry.differentiable`` array, for
-        the losses differentiated with respect to several arrays.
+        the losses differentiated with respect to several arrays. Where
+        ``entry.torch_grad_through_log_softmax``, torch differentiates the loss
+        of ``log_softmax(input)`` instead, which it reports the same way:
+        compare it with ``entry.torch_comparable_gradients``.
     """
     torch = require("torch")
     tensors, arrays = entry.torch_tensors(torch, batch)
     leaves = [tensors[position].requires_grad_() for position in entry.differentiable]
+    if entry.torch_grad_through_log_softmax:  # torch's autograd reports logits' gradients
+        tensors = (torch.log_softmax(tensors[0], -1), *tensors[1:])
     loss = entry.torch_forward(torch, tensors, reduction or entry.torch.reduction, arrays)
     gradients = tuple(grad.numpy() for grad in torch.autograd.grad(loss.sum(), leaves))
     return gradients[0] if len(gradients) == 1 else gradients

@@ -975,3 +975,231 @@ def cross_entropy_vs_squared_error(gap, axes=None):
             _label(ax, name.capitalize(), "logit gap $z_0 - z_1$", ylabels[name])
         axes[1].legend(loc="center right")
     return tuple(axes)
+
+
+def _steps_and_values(values, name):
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array of per-step values, got shape {values.shape}")
+    return values
+
+
+def loss_and_accuracy_curves(curves, *, loss_label="training loss of the batch", axes=None):
+    """Plot training runs side by side: the loss per step (left) and the held-out accuracy (right).
+
+    Parameters
+    ----------
+    curves : dict
+        ``{name: (loss, accuracy)}``: ``loss`` holds one value per step (the
+        loss of the batch the step descended, drawn at steps 1, 2, ...);
+        ``accuracy`` one value before the first step and one after each (drawn
+        at steps 0, 1, ...).
+    loss_label : str, default "training loss of the batch"
+        The loss panel's vertical axis label.
+    axes : tuple of matplotlib.axes.Axes, optional
+        Two Axes to draw on; a new figure with two panels side by side by default.
+
+    Returns
+    -------
+    tuple of matplotlib.axes.Axes
+        The loss panel and the accuracy panel, one line per run in each.
+
+    Raises
+    ------
+    ValueError
+        If a run's arrays are not 1-D, or its accuracy does not have one more
+        value than its loss.
+    """
+    checked = {}
+    for name, (loss, accuracy) in curves.items():
+        loss = _steps_and_values(loss, f"the loss of {name!r}")
+        accuracy = _steps_and_values(accuracy, f"the accuracy of {name!r}")
+        if accuracy.size != loss.size + 1:
+            raise ValueError(f"the accuracy of {name!r} must have one value more than its loss "
+                             f"(before the first step), got {accuracy.size} and {loss.size}")
+        checked[name] = loss, accuracy
+    with book_style():
+        if axes is None:
+            axes = plt.subplots(1, 2, figsize=(7.0, 3.6))[1]
+        left, right = axes
+        for (name, (loss, accuracy)), colour in zip(checked.items(), itertools.cycle(PALETTE)):
+            left.plot(np.arange(1, loss.size + 1), loss, color=colour, linewidth=1.5, label=name)
+            right.plot(np.arange(accuracy.size), accuracy, color=colour, label=name)
+        _label(left, "Loss", "step", loss_label)
+        _label(right, "Held-out accuracy", "step", "accuracy on held-out digits")
+        right.set_ylim(0.0, 1.0)
+        right.get_legend().remove()
+    return left, right
+
+
+def training_losses(curves, *, title, ylabel="training loss of the batch", dashed=(), logy=False,
+                    ax=None):
+    """Plot the loss of several training runs against the step, one line per run.
+
+    Parameters
+    ----------
+    curves : dict
+        ``{name: loss}``, one value per step, drawn at steps 1, 2, ...
+    title : str
+    ylabel : str, default "training loss of the batch"
+    dashed : iterable of str, optional
+        The runs drawn dashed and on top, so that a run that coincides with an
+        earlier one stays visible.
+    logy : bool, default False
+        A logarithmic vertical axis.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure by default.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One line per run, in the order of ``curves``.
+
+    Raises
+    ------
+    ValueError
+        If a run is not a 1-D array, or ``dashed`` names a run that is not there.
+    """
+    dashed = set(dashed)
+    if not dashed <= set(curves):
+        raise ValueError(f"dashed must name runs of curves, got {sorted(dashed - set(curves))}")
+    with book_style():
+        ax = _axes(ax)
+        for (name, loss), colour in zip(curves.items(), itertools.cycle(PALETTE)):
+            loss = _steps_and_values(loss, f"the loss of {name!r}")
+            style = {"linestyle": (0, (4, 3)), "zorder": 3} if name in dashed else {}
+            ax.plot(np.arange(1, loss.size + 1), loss, color=colour, label=name, **style)
+        if logy:
+            ax.set_yscale("log")
+        _label(ax, title, "step", ylabel)
+    return ax
+
+
+def saturated_gradients(p_true, example_gradients, gradient_norms, axes=None):
+    r"""Plot how large each loss's gradient is, per example (left) and per step (right).
+
+    Parameters
+    ----------
+    p_true : array_like
+        The probability the model gives each example's true class, 1-D, in (0, 1].
+    example_gradients : dict
+        ``{loss name: sizes}``: for each example, the norm of the gradient of
+        its loss with respect to its logits, one value per entry of ``p_true``.
+    gradient_norms : dict
+        ``{loss name: norms}``: the norm of the weight gradient at each step.
+    axes : tuple of matplotlib.axes.Axes, optional
+        Where to draw; a new figure with two panels by default.
+
+    Returns
+    -------
+    tuple of matplotlib.axes.Axes
+        The per-example panel (a scatter per loss, logarithmic horizontal axis)
+        and the per-step panel (a line per loss).
+
+    Raises
+    ------
+    ValueError
+        If ``p_true`` is not 1-D in (0, 1], or a loss's sizes do not match it.
+    """
+    p_true = np.asarray(p_true, dtype=np.float64)
+    if p_true.ndim != 1 or not np.all((p_true > 0) & (p_true <= 1)):
+        raise ValueError("p_true must be a 1-D array of probabilities in (0, 1]")
+    for name, sizes in example_gradients.items():
+        if np.shape(sizes) != p_true.shape:
+            raise ValueError(f"the gradient sizes of {name!r} must match p_true, "
+                             f"got shapes {np.shape(sizes)} and {p_true.shape}")
+    with book_style():
+        if axes is None:
+            axes = plt.subplots(1, 2, figsize=(7.0, 3.6))[1]
+        left, right = axes
+        for (name, sizes), colour in zip(example_gradients.items(), PALETTE):
+            left.scatter(p_true, sizes, s=9, color=colour, alpha=0.6, label=name)
+        left.set_xscale("log")
+        _label(left, "Per example, before training", "probability of the true class",
+               "length of the gradient $\\partial \\ell / \\partial z$")
+        for (name, norms), colour in zip(gradient_norms.items(), PALETTE):
+            norms = _steps_and_values(norms, f"the gradient norms of {name!r}")
+            right.plot(np.arange(1, norms.size + 1), norms, color=colour, linewidth=1.5, label=name)
+        _label(right, "Per step, during training", "step", "norm of the weight gradient")
+        right.get_legend().remove()
+    return left, right
+
+
+def trajectory_gaps(gaps, *, reference="the reference", axes=None):
+    """Plot, per optimiser, how far each port's weights are from the reference run, step by step.
+
+    Parameters
+    ----------
+    gaps : dict
+        ``{panel title: {port name: distances}}``, the distances one per
+        recorded step (step 0 is the shared start).
+    reference : str, default "the reference"
+        What the distances are measured from, for the vertical axis label.
+    axes : tuple of matplotlib.axes.Axes, optional
+        One Axes per panel; a new figure with the panels side by side by default.
+
+    Returns
+    -------
+    tuple of matplotlib.axes.Axes
+        One panel per entry of ``gaps``, one line per port, each titled.
+    """
+    with book_style():
+        if axes is None:
+            axes = plt.subplots(1, len(gaps), figsize=(7.0, 3.4), sharey=True)[1]
+        for ax, (title, ports) in zip(axes, gaps.items()):
+            for (name, distance), colour, style in zip(ports.items(), PALETTE,
+                                                        ("-", (0, (4, 3)), ":")):
+                distance = _steps_and_values(distance, f"the distances of {name!r}")
+                ax.plot(np.arange(distance.size), distance, color=colour, linestyle=style,
+                        label=name)
+            _label(ax, title, "step", "")
+            ax.get_legend().remove()
+        axes[0].set_ylabel(f"distance from {reference}")
+        axes[0].legend(loc="upper left")
+    return tuple(axes)
+
+
+def mean_and_spread(x, y, grid, fits, *, ax=None):
+    r"""Plot data and, for each fitted model, its mean and a band of two standard deviations.
+
+    Parameters
+    ----------
+    x, y : array_like
+        The data, 1-D of one length.
+    grid : array_like
+        Sorted inputs at which the fits are drawn, 1-D.
+    fits : dict
+        ``{name: (mean, std)}``, each an array over ``grid`` (a scalar ``std``
+        is a constant spread); the band is ``mean ± 2 std``.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure by default.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One mean line and one band per fit, then the data.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` and ``y`` are not 1-D of one length, or a fit does not match ``grid``.
+    """
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    grid = np.asarray(grid, dtype=np.float64)
+    if x.ndim != 1 or x.shape != y.shape:
+        raise ValueError(f"x and y must be 1-D of one length, got shapes {x.shape} and {y.shape}")
+    with book_style():
+        ax = _axes(ax)
+        for (name, (mean, std)), colour in zip(fits.items(), itertools.cycle(PALETTE)):
+            mean, std = np.broadcast_arrays(np.asarray(mean, dtype=np.float64),
+                                            np.asarray(std, dtype=np.float64))
+            if mean.shape != grid.shape:
+                raise ValueError(f"the fit {name!r} must give one mean per grid point, "
+                                 f"got shape {mean.shape} for {grid.shape}")
+            ax.plot(grid, mean, color=colour, label=f"{name}: mean")
+            ax.fill_between(grid, mean - 2 * std, mean + 2 * std, color=colour, alpha=0.18,
+                            label=f"{name}: ±2 std")
+        ax.scatter(x, y, s=10, color=PALETTE[6], alpha=0.7, zorder=3, label="data")
+        _label(ax, "Mean and spread of each fit", "x", "y")
+        ax.legend(loc="upper left")
+    return ax

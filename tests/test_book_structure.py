@@ -23,6 +23,7 @@ TEACHING_CHAPTERS = (
     "log_loss_names",
     "softmax_cross_entropy",
     "regression_losses",
+    "training_with_a_loss",
     "margin_losses",
     "combining_losses",
 )

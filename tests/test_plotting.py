@@ -478,3 +478,107 @@ def test_cross_entropy_vs_squared_error_matches_torch_autograd():
     assert_allclose(se_grad_line.get_ydata(), se_grad[:, 0].numpy(), rtol=0, atol=2.0**-52)
     assert legend_texts(grad_ax) == ["cross-entropy", "squared error on p"]
     assert loss_ax.get_title() == "Loss" and grad_ax.get_title() == "Gradient"
+
+
+# The figures of the chapter "Training with a loss".
+
+RUN_LOSS = np.array([0.9, 0.5, 0.3, 0.2])
+RUN_ACCURACY = np.array([0.1, 0.4, 0.7, 0.8, 0.9])
+
+
+def test_loss_and_accuracy_curves_draw_each_run_at_its_steps():
+    """Loss at steps 1..n and accuracy at steps 0..n, one line per run in each panel, titled."""
+    other = (RUN_LOSS[::-1], RUN_ACCURACY[::-1])
+    left, right = plotting.loss_and_accuracy_curves({"a": (RUN_LOSS, RUN_ACCURACY), "b": other})
+    (loss_a, loss_b), (acc_a, acc_b) = left.get_lines(), right.get_lines()
+    assert loss_a.get_xdata().tolist() == [1, 2, 3, 4] and acc_a.get_xdata().tolist() == [0, 1, 2, 3, 4]
+    assert_allclose(loss_b.get_ydata(), RUN_LOSS[::-1], rtol=0)
+    assert_allclose(acc_a.get_ydata(), RUN_ACCURACY, rtol=0)
+    assert legend_texts(left) == ["a", "b"] and right.get_legend() is None
+    assert left.get_title() == "Loss" and right.get_title() == "Held-out accuracy"
+    assert left.get_xlabel() == right.get_xlabel() == "step" and left.get_ylabel() and right.get_ylabel()
+    assert right.get_ylim() == (0.0, 1.0)
+    assert loss_a.get_color() == acc_a.get_color() != loss_b.get_color()
+
+
+def test_loss_and_accuracy_curves_need_the_accuracy_before_the_first_step():
+    """An accuracy curve must have one value more than its loss curve."""
+    with pytest.raises(ValueError, match="one value more than its loss"):
+        plotting.loss_and_accuracy_curves({"a": (RUN_LOSS, RUN_ACCURACY[1:])})
+    with pytest.raises(ValueError, match="non-empty 1-D array"):
+        plotting.loss_and_accuracy_curves({"a": (RUN_LOSS[:, None], RUN_ACCURACY)})
+
+
+def test_training_losses_dash_the_overlays_and_can_use_a_log_axis():
+    """One line per run at steps 1..n; the named runs dashed and on top; a log axis on request."""
+    ax = plotting.training_losses({"torch": RUN_LOSS, "gluon": RUN_LOSS}, title="Runs",
+                                  dashed=["gluon"], logy=True)
+    solid, dashed = ax.get_lines()
+    assert solid.get_linestyle() == "-" and dashed.get_linestyle() == "--"
+    assert dashed.get_zorder() > solid.get_zorder()
+    assert_allclose(dashed.get_ydata(), RUN_LOSS, rtol=0)
+    assert ax.get_yscale() == "log" and ax.get_title() == "Runs"
+    assert ax.get_xlabel() == "step" and ax.get_ylabel() == "training loss of the batch"
+    with pytest.raises(ValueError, match="dashed must name runs"):
+        plotting.training_losses({"torch": RUN_LOSS}, title="Runs", dashed=["gluon"])
+
+
+def test_saturated_gradients_scatter_per_example_and_plot_per_step():
+    """The left panel scatters gradient length against p_true (log axis); the right plots the norms."""
+    p_true = np.array([1e-6, 0.1, 0.9])
+    sizes = {"cross-entropy": np.array([1.4, 1.0, 0.1]), "squared error on p": np.array([0.0, 0.5, 0.2])}
+    norms = {"cross-entropy": RUN_LOSS, "squared error on p": RUN_LOSS / 10}
+    left, right = plotting.saturated_gradients(p_true, sizes, norms)
+    first, second = left.collections
+    assert_allclose(second.get_offsets(), np.column_stack([p_true, sizes["squared error on p"]]), rtol=0)
+    assert left.get_xscale() == "log" and legend_texts(left) == list(sizes)
+    assert_allclose(right.get_lines()[1].get_ydata(), RUN_LOSS / 10, rtol=0)
+    assert left.get_title() and right.get_title() and left.get_ylabel() and right.get_ylabel()
+    with pytest.raises(ValueError, match="p_true must be a 1-D array of probabilities"):
+        plotting.saturated_gradients(np.array([0.0, 0.5]), {}, {})
+    with pytest.raises(ValueError, match="must match p_true"):
+        plotting.saturated_gradients(p_true, {"a": np.ones(2)}, {})
+
+
+def test_trajectory_gaps_one_panel_per_optimiser():
+    """One titled panel per entry, one line per port from step 0, the reference in the axis label."""
+    gaps = {"SGD": {"keep": np.zeros(3), "drop": np.array([0.0, 1.0, 2.0])},
+            "Adam": {"keep": np.zeros(3), "drop": np.array([0.0, 1e-9, 2e-9])}}
+    axes = plotting.trajectory_gaps(gaps, reference="gluon's L2Loss")
+    assert [ax.get_title() for ax in axes] == ["SGD", "Adam"]
+    assert axes[0].get_lines()[1].get_xdata().tolist() == [0, 1, 2]
+    assert_allclose(axes[1].get_lines()[1].get_ydata(), [0.0, 1e-9, 2e-9], rtol=0)
+    assert axes[0].get_ylabel() == "distance from gluon's L2Loss"
+    assert legend_texts(axes[0]) == ["keep", "drop"] and axes[1].get_legend() is None
+
+
+def test_mean_and_spread_draws_each_mean_and_a_two_std_band():
+    """Each fit's mean line and the band mean ± 2 std (a scalar std broadcast), then the data."""
+    grid = np.linspace(-1.0, 1.0, 5)
+    ax = plotting.mean_and_spread(grid, 2 * grid, grid, {"learned": (2 * grid, 0.1 + 0 * grid),
+                                                        "constant": (2 * grid, 0.5)})
+    learned, constant = ax.get_lines()
+    assert_allclose(constant.get_ydata(), 2 * grid, rtol=0)
+    band = ax.collections[1].get_paths()[0].vertices
+    assert_allclose(band[:, 1].max(), 2 + 2 * 0.5, rtol=1e-15)
+    assert_allclose(band[:, 1].min(), -2 - 2 * 0.5, rtol=1e-15)
+    assert legend_texts(ax) == ["learned: mean", "learned: ±2 std", "constant: mean", "constant: ±2 std",
+                                "data"]
+    assert ax.get_title() and ax.get_xlabel() == "x" and ax.get_ylabel() == "y"
+    with pytest.raises(ValueError, match="one mean per grid point"):
+        plotting.mean_and_spread(grid, grid, grid, {"bad": (grid[:3], 0.1)})
+    with pytest.raises(ValueError, match="x and y must be 1-D of one length"):
+        plotting.mean_and_spread(grid, grid[:3], grid, {})
+
+
+def test_the_training_figures_draw_on_the_axes_they_are_given():
+    """Given Axes, each training figure draws there and returns them."""
+    figure, axes = plt.subplots(2, 3)
+    pair, triple = (axes[0, 0], axes[0, 1]), tuple(axes[1])
+    assert plotting.loss_and_accuracy_curves({"a": (RUN_LOSS, RUN_ACCURACY)}, axes=pair) == pair
+    assert plotting.saturated_gradients([0.5], {"a": [1.0]}, {"a": RUN_LOSS}, axes=pair) == pair
+    gaps = {name: {"port": np.zeros(3)} for name in ("SGD", "decay", "Adam")}
+    assert plotting.trajectory_gaps(gaps, axes=triple) == triple
+    assert plotting.training_losses({"a": RUN_LOSS}, title="t", ax=axes[0, 2]) is axes[0, 2]
+    assert plotting.mean_and_spread([0.0], [0.0], [0.0], {"a": ([0.0], 1.0)}, ax=axes[0, 2]) is axes[0, 2]
+    assert len(figure.axes) == 6
