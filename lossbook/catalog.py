@@ -1497,6 +1497,12 @@ def _ranking_batch(rng, shape=_ELEMENTWISE):
                  rest=(rng.choice([-1.0, 1.0], shape),))
 
 
+def _ranking_gluon_inputs(batch):
+    """What gluon's HingeLoss takes to rank: the difference of the two scores, and the labels."""
+    input1, input2, target = batch.arrays
+    return input1 - input2, target
+
+
 def _triplet_batch(rng, shape=_EMBEDDINGS):
     """Anchors, positives near them and negatives farther away, some violating the margin."""
     anchor = rng.standard_normal(shape)
@@ -1729,18 +1735,30 @@ def _margin_ranking():
         elementwise=True,
         torch=TorchSpelling("two scores, same shape", "labels -1 or +1, same shape",
                             class_path="torch.nn.MarginRankingLoss"),
-        gluon=None,
-        relation="gluon has no class for this loss.",
-        to_gluon=None,
+        gluon=GluonSpelling(
+            "mxnet.gluon.loss.HingeLoss", _frozen(margin=0.5),
+            "labels -1 or +1 (of the difference input1 - input2)",
+            arguments=("input1 - input2", "label"),
+        ),
+        relation=(
+            "gluon has no ranking class, but its HingeLoss of the difference input1 - input2 is "
+            "the same loss: per sample it returns the mean over the non-batch axes of torch's "
+            "reduction='none' loss."
+        ),
+        to_gluon=_same_loss_per_sample,
         traps=(
             "torch accepts any label and silently scores a label of 0 as a zero loss; lossbook "
             "raises, since only -1 and +1 say which score should rank higher.",
+            "Port HingeLoss(margin)(x1 - x2, y) to MarginRankingLoss(margin)(x1, x2, y), with the "
+            "same label; the sign convention is the same (y = 1: x1 should be the higher).",
+            _PER_SAMPLE_TRAP,
         ),
         make_batch=_ranking_batch,
         textbook="np.maximum(0, -target * (input1 - input2) + margin)",
         extreme_batches=_extreme_rankings,
         arguments=("input1", "input2", "target"),
         differentiable=(0, 1),
+        gluon_inputs=_ranking_gluon_inputs,
     )
 
 

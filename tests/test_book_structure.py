@@ -26,6 +26,7 @@ TEACHING_CHAPTERS = (
     "training_with_a_loss",
     "margin_losses",
     "combining_losses",
+    "sequence_losses",
 )
 """The chapters that teach, and so carry goals, exercises, a summary and the rest."""
 

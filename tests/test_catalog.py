@@ -31,8 +31,9 @@ VARIANTS = catalog.variants()
 
 ALL = [pytest.param(entry, id=entry.label) for entry in ENTRIES + VARIANTS]
 WITH_GLUON = [param for param in ALL if param.values[0].gluon is not None]
-# The entries whose gluon block takes the batch's own arrays; CTC's takes other ones (raw
-# scores, -1 padding), so its gradient is compared in tests/test_sequence.py instead.
+# The entries whose gluon block takes the batch's own arrays. CTC's takes (N, T, C) raw scores and
+# -1 padded labels (its gluon gradient is compared in tests/test_sequence.py); the ranking entry's
+# HingeLoss takes the difference of the scores (the hinge entry compares that block's gradient).
 WITH_GLUON_ARRAYS = [param for param in WITH_GLUON if param.values[0].gluon_inputs is None]
 WITH_REDUCTIONS = [
     pytest.param(entry, reduction, id=f"{entry.label}-{reduction}")
