@@ -585,8 +585,15 @@ class LossEntry:
         return f"lb.{self.loss.__name__}({', '.join(arguments)})"
 
     def torch_call(self, reduction):
-        """Return the torch call as source text, with the options written out."""
-        options = [*_keyword_texts(self.options), *self._array_texts()]
+        """Return the torch call as source text, with the options written out.
+
+        An option that is a function (the triplet entry's distance) is left
+        out of an expression's options: the expression spells torch's own.
+        """
+        torch_options = self.options
+        if self.torch.expression is not None:
+            torch_options = {name: value for name, value in self.options.items() if not callable(value)}
+        options = [*_keyword_texts(torch_options), *self._array_texts()]
         if self.torch.class_path is not None:
             arguments = [*options, f"reduction={reduction!r}"]
             return f"{self.torch.class_path}({', '.join(arguments)})({', '.join(self.arguments)})"

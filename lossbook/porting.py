@@ -341,7 +341,8 @@ def calls(entry):
     if entry.torch.class_path is not None:
         torch_lines = [entry.torch_call(reduction)]
     else:
-        options = [f"{name} = {value!r}" for name, value in entry.options.items()]
+        # A function option (the triplet's distance) is lossbook's; the expression spells torch's.
+        options = [f"{name} = {value!r}" for name, value in entry.options.items() if not callable(value)]
         torch_lines = [*options, f"{entry.torch.expression}.{reduction}()"]
     gluon_line = entry.gluon_call() if entry.gluon is not None else "# (no gluon class)"
     lines = ["# lossbook", entry.lossbook_call(reduction), "# torch", *torch_lines, "# gluon", gluon_line]

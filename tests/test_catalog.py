@@ -773,3 +773,12 @@ def test_every_concrete_gluon_loss_class_has_an_entry():
     }
     assert len(classes) == 14
     assert classes == named
+
+
+def test_a_function_option_is_lossbooks_and_the_torch_expression_spells_its_own():
+    """The triplet entry shows lb.squared_l2_distance in lossbook's call and not in torch's."""
+    triplet = catalog.get("triplet")
+    assert "distance_function=lb.squared_l2_distance" in triplet.lossbook_call("mean")
+    torch_call = triplet.torch_call("mean")
+    assert "lb." not in torch_call and torch_call.endswith("with margin=1.0, swap=False")
+    assert "lambda x, y: ((x - y) ** 2).sum(-1)" in torch_call

@@ -358,3 +358,10 @@ def test_masked_mean_all_padding_is_zero_over_every_element():
     zero = np.zeros_like(mask)
     gluon = mx.gluon.loss.SoftmaxCrossEntropyLoss()(nd(scores), nd(labels), nd(zero[:, :, None])).asnumpy()
     assert porting.masked_mean(np.ones_like(mask), zero) == gluon.mean() == 0.0
+
+
+def test_calls_list_torch_options_but_not_lossbooks_function():
+    """The triplet card's torch block defines margin and swap, not lossbook's distance function."""
+    block = porting.calls(catalog.get("triplet"))
+    assert "margin = 1.0\nswap = False\ntorch.nn.TripletMarginWithDistanceLoss(" in block
+    assert "distance_function = " not in block
