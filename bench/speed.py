@@ -4,7 +4,10 @@ Every catalog entry and variant (lossbook.catalog.entries() + variants()) is
 timed with the reduction the book uses for it (entry.torch.reduction, "mean"
 unless marked) on a batch of 10**6 float64 elements drawn by its make_batch:
 10**5 samples of 10 values, or of 10 classes (5 * 10**4 samples of 10 classes
-at 2 positions for a batch shaped (N, C, d)). Each time is the median of
+at 2 positions for a batch shaped (N, C, d); 2 * 10**4 sequences of 10 frames
+of 5 classes for CTC; 500 samples of 20 values for SDML, whose work grows
+with the square of the batch). gluon runs in float32 where it cannot run in
+float64 (CTC, cosine embedding, SDML), which flatters it. Each time is the median of
 repeated single calls (the ratio of the fastest calls is printed too). The
 implementations take turns, in an order that rotates every round, so that a
 busy machine slows them alike and none always follows the same one; before
@@ -41,8 +44,21 @@ FLUSH = np.zeros(64 * 2**20 // 8)
 """Written before every timed call, to evict the caches (larger than this machine's L2 and L3)."""
 
 
+PAIRWISE_SHAPE = (500, 20)
+"""The batch of a loss that compares every sample with every other (SDML): 500 samples of 20
+values, whose 500 x 500 distances (and torch's 500 x 500 x 20 differences) are the work."""
+
+
 def shape_of(entry):
-    """SHAPE, in the layout of the entry's own batches: (N, C) or, for (N, C, d...), fewer samples."""
+    """SHAPE, in the layout of the entry's own batches: (N, C), or fewer samples for (N, C, d...).
+
+    A CTC batch is (samples, frames) with catalog.CTC_CLASSES classes, so its
+    log-probabilities hold SHAPE's 10**6 values; SDML's is PAIRWISE_SHAPE.
+    """
+    if entry.key == "sdml":
+        return PAIRWISE_SHAPE
+    if entry.key == "ctc":
+        return (math.prod(SHAPE) // (SHAPE[1] * catalog.CTC_CLASSES), SHAPE[1])
     layout = entry.make_batch(np.random.default_rng(0)).input.shape
     positions = math.prod(layout[2:])
     return (SHAPE[0] // positions, SHAPE[1], *layout[2:])
@@ -61,7 +77,8 @@ def name_of(entry):
 def timed_calls(entry, rng):
     """The lossbook, torch and (if gluon has the loss) gluon calls of one entry on one batch."""
     batch = entry.make_batch(rng, shape_of(entry))
-    assert batch.input.size == math.prod(SHAPE), (entry.label, batch.input.shape)
+    expected = math.prod(PAIRWISE_SHAPE if entry.key == "sdml" else SHAPE)
+    assert batch.input.size == expected, (entry.label, batch.input.shape)
     reduction = entry.torch.reduction
     tensors, arrays = entry.torch_tensors(torch, batch)
     calls = [
@@ -70,10 +87,11 @@ def timed_calls(entry, rng):
     ]
     if entry.gluon is not None:
         block = entry.gluon_block(mx)
-        pred, label = (frameworks.as_float64(array, "mxnet") for array in (batch.input, batch.target))
+        gluon_arrays = [frameworks.as_float64(array, "mxnet").astype(entry.gluon.dtype)
+                        for array in entry.gluon_arrays(batch)]
 
         def gluon_call():
-            out = block(pred, label).mean()
+            out = block(*gluon_arrays).mean()
             out.wait_to_read()
             return out
 
