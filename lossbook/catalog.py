@@ -373,7 +373,7 @@ class LossEntry:
     @property
     def label(self):
         """The key with the options and array options, e.g. ``"huber[delta=1.5, weight]"``."""
-        parts = [f"{name}={value}" for name, value in self.options.items()]
+        parts = [f"{name}={getattr(value, '__name__', value)}" for name, value in self.options.items()]
         parts += [*self.array_options, *([self.variant] if self.variant else [])]
         return f"{self.key}[{', '.join(parts)}]" if parts else self.key
 
@@ -494,8 +494,10 @@ class LossEntry:
             raise ValueError(f"the {self.label!r} entry has no textbook formula")
         namespace = {"np": np, **dict(zip(self.arguments, batch.arrays))}
         namespace.update(self._keywords(batch))
+        # numpy's C code imports numpy.core._methods on an array method's first call, through
+        # the calling frame's builtins: the formula gets __import__ and nothing else.
         with np.errstate(all="ignore"):
-            return eval(self.textbook, {"__builtins__": {}}, namespace)
+            return eval(self.textbook, {"__builtins__": {"__import__": __import__}}, namespace)
 
     def torch_tensors(self, torch, batch):
         """Return the batch for torch: its positional arrays and its array options, as tensors.
