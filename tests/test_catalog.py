@@ -782,3 +782,22 @@ def test_a_function_option_is_lossbooks_and_the_torch_expression_spells_its_own(
     torch_call = triplet.torch_call("mean")
     assert "lb." not in torch_call and torch_call.endswith("with margin=1.0, swap=False")
     assert "lambda x, y: ((x - y) ** 2).sum(-1)" in torch_call
+
+
+def test_a_textbook_formula_runs_first_thing_in_a_fresh_process():
+    """numpy imports a helper on an array method's first call: the formula's builtins allow it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np, lossbook as lb\n"
+        "e = lb.catalog.get('cross_entropy')\n"
+        "b = e.make_batch(np.random.default_rng(0))\n"
+        "print(float(e.textbook_loss(b).sum()))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    batch = catalog.get("cross_entropy").make_batch(np.random.default_rng(0))
+    expected = torch.nn.functional.cross_entropy(
+        torch.from_numpy(batch.input), torch.from_numpy(batch.target), reduction="sum"
+    )
+    assert_allclose(float(result.stdout), float(expected), rtol=1e-12)
