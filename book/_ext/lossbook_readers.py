@@ -96,7 +96,10 @@ _CODE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?!.*`)(?P<info>.*
 _OPTION = re.compile(r"^:(?P<key>[\w-]+):(?:[ \t]+(?P<value>.*?))?\s*$")
 # A role (or, without one, a code span, which is left alone).
 _INLINE = re.compile(r"(?:\{(?P<role>[A-Za-z][\w:+.-]*)\})?(?P<ticks>`+)(?P<content>.+?)(?<!`)(?P=ticks)(?!`)", re.DOTALL)
-_LABELLED_MATH = re.compile(r"\$\$(?P<body>.+?)\$\$[ \t]*\((?P<label>[^()\s]+)\)", re.DOTALL)
+# Display math: $$ on the line it opens, $$ and an optional (label) on the line it closes.
+_DISPLAY_MATH = re.compile(
+    r"^[ \t]*\$\$(?P<body>.+?)\$\$[ \t]*(?:\((?P<label>[^()\s]+)\))?[ \t]*$", re.DOTALL | re.MULTILINE
+)
 _TARGET = re.compile(r"^\([^()\s]+\)=[ \t]*\n?", re.MULTILINE)
 _COMMENT = re.compile(r"^%(?!%).*\n?", re.MULTILINE)
 _TITLED = re.compile(r"^(?P<text>.*?)\s*<(?P<target>[^<>]+)>\s*$", re.DOTALL)
@@ -191,7 +194,7 @@ class SiteNumbers:
     equations : dict
         ``{label: "2.1"}``: each numbered equation's number.
     sections : dict
-        ``{label: "Section title"}``: the text ``{ref}`label``` shows.
+        ``{label: ("Section title", docname)}``: the text ``{ref}`label``` shows, and its page.
     citations : dict
         ``{docname: [(text, [work, ...]), ...]}``: each citation a page
         shows, in order, and the references it stands for.
@@ -252,6 +255,8 @@ class Page:
         ``{key: mime bundle}`` of the values the chapter glued.
     include : callable, optional
         ``include(path, options) -> str``: the text ``{literalinclude}`` shows.
+    notebooks : frozenset, optional
+        The pages that have a reader's notebook, for links between lab notebooks.
     site_page : str, optional
         The page's address on the published site (``html_baseurl``), for the
         sentence that stands in for an interactive figure.
@@ -262,6 +267,7 @@ class Page:
     glue: dict
     include: object = None
     site_page: str = ""
+    notebooks: frozenset = frozenset()
 
 
 def glued_bundles(notebook):
@@ -434,12 +440,18 @@ class Renderer:
         return f"**{number}** {body}\n" if number else f"{body}\n"
 
     def display_math(self, body, label=None):
-        """Display math, with the site's number as a ``\\tag`` when labelled."""
+        """Display math, with the site's number as a ``\\tag`` when labelled, and no other number.
+
+        jupyterlab-myst numbers every display equation itself, so the lab
+        flavour writes a ``{math}`` directive that it leaves unnumbered.
+        """
         body = body.strip()
         if label:
             if label not in self.page.numbers.equations:
                 raise ReaderError(f"{self.page.docname}: the site shows no number for equation {label!r}")
             body = f"{body}\n\\tag{{{self.page.numbers.equations[label]}}}"
+        if self.flavour == "lab":
+            return f"```{{math}}\n:enumerated: false\n\n{body}\n```\n"
         return f"$$\n{body}\n$$\n"
 
     def raw(self, fmt, body):
@@ -509,7 +521,7 @@ class Renderer:
     def inline(self, text):
         """Render the roles, labelled equations, targets and comments of a stretch of prose."""
         text = _COMMENT.sub("", _TARGET.sub("", text))
-        text = _LABELLED_MATH.sub(lambda m: self.display_math(m["body"], m["label"]).rstrip("\n"), text)
+        text = _DISPLAY_MATH.sub(lambda m: self.display_math(m["body"], m["label"]).rstrip("\n"), text)
         return _INLINE.sub(self._inline_match, text)
 
     def _inline_match(self, match):
@@ -544,12 +556,13 @@ class Renderer:
                 return caption
             number = caption.split()[-1]
             return text.replace("%s", number).replace("{number}", number)
-        if name in ("ref", "doc"):
-            if text is not None:
-                return text
+        if name == "ref":
             if target not in numbers.sections:
                 raise ReaderError(f"{self.page.docname}: the site shows no title for {target!r}")
-            return numbers.sections[target]
+            title, docname = numbers.sections[target]
+            return self.link(text if text is not None else title, docname)
+        if name == "doc":
+            return text if text is not None else target
         if name == "term":
             shown = text if text is not None else target
             return self.term(shown, target)
@@ -567,6 +580,13 @@ class Renderer:
                 shown = shown.rsplit(".", 1)[-1]
             return f"`{shown}`"
         raise ReaderError(f"{self.page.docname}: the reader's notebook cannot render a {{{name}}} role")
+
+    def link(self, text, docname):
+        """``text``, linked to the lab notebook of ``docname`` where there is one (lab only)."""
+        if self.flavour != "lab" or docname not in self.page.notebooks or docname == self.page.docname:
+            return text
+        here = Path(self.page.docname).parent
+        return f"[{text}]({Path(docname).relative_to(here).as_posix() if Path(docname).is_relative_to(here) else docname}.ipynb)"
 
     def glued_markdown_text(self, key):
         data = self.bundle(key)
@@ -782,7 +802,7 @@ def site_numbers(app):
     numbers = SiteNumbers()
     std = app.env.domaindata["std"]
     for label, (docname, _, title) in std["labels"].items():
-        numbers.sections[label] = title
+        numbers.sections[label] = (title, docname)
     for docname in sorted(app.env.found_docs):
         path = Path(app.outdir) / f"{docname}.html"
         if path.exists():
@@ -834,7 +854,10 @@ def write_page(app, docname, executed_path, executed, numbers):
             glue.setdefault(key, output.get("data", {}))
     base = (app.config.html_baseurl or "").rstrip("/")
     site_page = f"{base}/{docname}.html" if base else ""
-    page = Page(docname, numbers, glue, include_reader(app, docname), site_page)
+    notebooks = frozenset(
+        name for name in app.env.found_docs if (Path(app.outdir).parent / "jupyter_execute" / f"{name}.ipynb").exists()
+    )
+    page = Page(docname, numbers, glue, include_reader(app, docname), site_page, notebooks)
     for flavour, root in (("download", Path(app.outdir) / "_sources"), ("lab", Path(app.outdir).parent / "lab")):
         target = root / f"{docname}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
