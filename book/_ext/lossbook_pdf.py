@@ -77,6 +77,16 @@ PREPARE = """({title, subtitle, author, date}) => {
   document.querySelectorAll("details").forEach((d) => d.setAttribute("open", ""));
   document.querySelectorAll(".toggle-hidden").forEach((el) => el.classList.remove("toggle-hidden"));
   document.querySelectorAll("img").forEach((img) => { img.loading = "eager"; });
+  // Links into the book become links within the PDF; links to the local server's other files go.
+  document.querySelectorAll("a[href]").forEach((a) => {
+    const target = new URL(a.href, location.href);
+    if (target.origin !== location.origin) return;
+    if (target.hash && document.getElementById(decodeURIComponent(target.hash.slice(1)))) {
+      a.setAttribute("href", target.hash);
+    } else {
+      a.removeAttribute("href");
+    }
+  });
   const page = document.createElement("section");
   page.className = "lossbook-title-page";
   page.innerHTML = `<h1></h1><div class="subtitle"></div><div class="author"></div><div class="date"></div>`;

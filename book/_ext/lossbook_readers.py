@@ -398,7 +398,7 @@ class Renderer:
         if self.flavour == "lab":
             return self.fenced_directive("dropdown", title, body, {"open": ""} if open_ else {})
         summary = _inline_html(title)
-        return f"<details{' open' if open_ else ''}>\n<summary>{summary}</summary>\n\n{body.rstrip()}\n\n</details>\n"
+        return f"<details{' open' if open_ else ''}>\n<summary>{summary}</summary>\n\n{body.strip()}\n\n</details>\n"
 
     @staticmethod
     def fenced_directive(name, argument, body, options=None):
@@ -407,7 +407,7 @@ class Renderer:
         fence = ":" * max(3, longest + 1)
         lines = [f"{fence}{{{name}}} {argument}".rstrip()]
         lines += [f":{key}: {value}".rstrip() for key, value in (options or {}).items()]
-        return "\n".join(lines) + "\n\n" + body.rstrip("\n") + f"\n{fence}\n"
+        return "\n".join(lines) + "\n\n" + body.strip("\n") + f"\n{fence}\n"
 
     @staticmethod
     def fence(language, body):
