@@ -28,7 +28,7 @@ BOX_RULE = re.compile(r"^(\x1b\[\d+m)?={20,}(\x1b\[0m)?$")
 
 def quiet(lines, output):
     """Yield the lines of a build log worth reading, then where the output is (if it built)."""
-    box, failed = [], False
+    box, blanks, failed = [], [], False
     for line in lines:
         bare = line.rstrip("\n")
         if KERNEL_CHATTER.match(bare) or BANNER.match(bare):
@@ -37,15 +37,16 @@ def quiet(lines, output):
             box.append(line)
             if len(box) > 1 and BOX_RULE.match(bare):
                 text = "".join(box)
-                if "Finished generating" in text or "The HTML page is in" in text:
-                    box = []
-                    continue
-                failed = True
-                yield from box
-                box = []
+                if not ("Finished generating" in text or "The HTML page is in" in text):
+                    failed = True
+                    yield from blanks + box
+                box, blanks = [], []
             continue
-        if "The HTML page is in" in bare:
+        if not bare.strip():
+            blanks.append(line)  # kept only if something worth reading follows
             continue
+        yield from blanks
+        blanks = []
         yield line
     yield from box
     if not failed:
