@@ -49,6 +49,17 @@ NOTEBOOK_STATE = """() => {
 }"""
 
 
+# Bring the first framework tab-set into view, under the cells it shows; false if there is none.
+SCROLL_TO_TABS = """() => {
+  const cells = window.jupyterapp.shell.currentWidget.content.widgets;
+  const tabs = cells.find((cell) => cell.model.type === "markdown"
+    && cell.model.sharedModel.getSource().includes("{tab-set}"));
+  if (!tabs) return false;
+  tabs.node.scrollIntoView({block: "center"});
+  return true;
+}"""
+
+
 def unavailable(reason):
     """Skip locally; fail in CI, where the browser tests must run."""
     if os.environ.get("CI"):
@@ -85,7 +96,8 @@ def run_chapter(browser, lab, name):
     outside = []
     page.on("request", lambda request: request.url.startswith(lab) or outside.append(request.url))
     try:
-        page.goto(f"{lab}lab/tree/{name}.ipynb", wait_until="load")
+        # ?reset: a fresh workspace, without the notebooks an earlier chapter left open.
+        page.goto(f"{lab}lab/tree/{name}.ipynb?reset", wait_until="load")
         page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-NotebookPanel .jp-Cell')")
         page.wait_for_function(
             "() => window.jupyterapp.shell.currentWidget?.sessionContext.session?.kernel?.status === 'idle'",
@@ -103,7 +115,10 @@ def run_chapter(browser, lab, name):
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.evaluate("() => document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer').scrollTo(0, 0)")
         page.screenshot(path=SHOTS / f"{Path(name).name}.png")
+        if page.evaluate(SCROLL_TO_TABS):
+            page.screenshot(path=SHOTS / f"{Path(name).name}-tabs.png")
         state["outside"] = outside
+        page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
         return state
     finally:
         context.close()

@@ -354,7 +354,7 @@ class Renderer:
                 pasted += "\n" + self.caption(block.options.get("name", ""), block.body)
             return pasted
         if name == "glue:md":
-            return self.glued_markdown(block.argument, block.options.get("format", "commonmark"))
+            return self.glued_markdown(block.argument)
         if name == "framework-tabs":
             return self.framework_tabs(block)
         if name == "tab-set":
@@ -489,12 +489,9 @@ class Renderer:
             return f"{data['text/latex'].strip()}\n"
         return self.fence("text", plain_text(data.get("text/plain", "")))
 
-    def glued_markdown(self, key, fmt="commonmark"):
-        """A glued ``text/markdown`` value, its MyST rendered too."""
-        data = self.bundle(key)
-        if "text/markdown" not in data:
-            raise ReaderError(f"{self.page.docname}: {key!r} holds no text/markdown")
-        return self.markdown(data["text/markdown"])
+    def glued_markdown(self, key):
+        """A glued ``text/markdown`` value as a block, its MyST rendered too."""
+        return self.markdown(self.glued_markdown_text(key))
 
     def framework_tabs(self, block):
         """The ``{framework-tabs}`` group: MyST tabs (lab), or nothing where the cells show it."""
