@@ -98,7 +98,12 @@ def run_chapter(browser, lab, name):
     try:
         # ?reset: a fresh workspace, without the notebooks an earlier chapter left open.
         page.goto(f"{lab}lab/tree/{name}.ipynb?reset", wait_until="load")
-        page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-NotebookPanel .jp-Cell')")
+        page.wait_for_function(
+            "(path) => window.jupyterapp?.shell.currentWidget?.context?.path === path"
+            " && window.jupyterapp.shell.currentWidget.content.widgets.length > 0",
+            arg=f"{name}.ipynb",
+            timeout=120_000,
+        )
         page.wait_for_function(
             "() => window.jupyterapp.shell.currentWidget?.sessionContext.session?.kernel?.status === 'idle'",
             timeout=120_000,
@@ -118,6 +123,7 @@ def run_chapter(browser, lab, name):
         if page.evaluate(SCROLL_TO_TABS):
             page.screenshot(path=SHOTS / f"{Path(name).name}-tabs.png")
         state["outside"] = outside
+        state["path"] = page.evaluate("() => window.jupyterapp.shell.currentWidget.context.path")
         page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
         return state
     finally:
@@ -141,6 +147,7 @@ def runs(browser, lab):
 def test_every_cell_runs_without_stderr(runs, chapter):
     """Run All executes every code cell of the chapter, and none writes to stderr or raises."""
     state = runs(chapter)
+    assert state["path"] == f"{chapter}.ipynb"
     assert state["errors"] == []
     assert state["counts"] and None not in state["counts"]
 
