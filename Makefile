@@ -8,6 +8,7 @@ BIN     := $(VENV)/bin
 PY      := $(BIN)/python
 STAMP   := $(VENV)/.installed
 HTML    := _build/html
+LAB     := _build/lab
 PORT    ?= 8000
 # The tests build throwaway books with exactly this command by pointing BOOK_ROOT elsewhere.
 BOOK_ROOT ?= .
@@ -36,8 +37,15 @@ BOOK_INPUTS = $(shell find $(BOOK_ROOT)/_config.yml $(BOOK_ROOT)/_toc.yml $(BOOK
 	$(wildcard $(BOOK_ROOT)/lossbook) lossbook requirements.txt requirements.lock pyproject.toml \
 	Makefile -type f -not -path '*/__pycache__/*' 2>/dev/null)
 BUILT = $(BOOK_ROOT)/_build/.built-require-frameworks-$(or $(LOSSBOOK_REQUIRE_FRAMEWORKS),0)
+PDF = $(BOOK_ROOT)/_build/pdf/lossbook.pdf
+# A build prints one line per executed notebook, warnings and errors, then its output folder.
+QUIET_BUILD = 2>&1 | $(PY) book/_ext/quiet_log.py
+# The PDF and the browser tests need Chromium; without it (and outside CI) make test skips them.
+CHROMIUM := $(shell command -v chromium 2>/dev/null)
+# JupyterLab refuses to start as root unless told.
+ALLOW_ROOT = $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help book test lab serve clean lock
+.PHONY: help book pdf test lab serve clean lock
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 10
@@ -58,14 +66,22 @@ book: $(BUILT)  ## build the site into _build/html, executing every notebook
 
 $(BUILT): $(STAMP) $(BOOK_INPUTS)
 	rm -f $(BOOK_ROOT)/_build/.built-*
-	$(BIN)/jupyter-book build $(BOOK_ROOT) --builder html -n -W --keep-going
+	$(BIN)/jupyter-book build $(BOOK_ROOT) --builder html -n -W --keep-going --quiet $(QUIET_BUILD) $(BOOK_ROOT)/$(HTML)
 	touch $@
 
-test: book  ## run the whole test suite, the book build included
+pdf: $(PDF)  ## print the whole book to one PDF (headless Chromium, offline); the site links to it
+
+$(PDF): $(BUILT)
+	$(BIN)/jupyter-book build $(BOOK_ROOT) --builder singlehtml -n -W --keep-going --quiet $(QUIET_BUILD) $(BOOK_ROOT)/_build/singlehtml
+	$(PY) book/_ext/lossbook_pdf.py $(BOOK_ROOT)/_build/singlehtml $@ --book $(BOOK_ROOT)
+	cp $@ $(BOOK_ROOT)/$(HTML)/lossbook.pdf
+
+test: book $(if $(CHROMIUM)$(CI),pdf)  ## run the whole test suite, the book and PDF builds included
+	@$(if $(CHROMIUM)$(CI),,echo "Chromium is not installed: no PDF, and the browser and PDF tests skip (apt-get install chromium)")
 	$(PY) -m pytest --cov=lossbook --cov-report=term-missing:skip-covered --cov-fail-under=95
 
-lab: $(STAMP)  ## open the chapters in JupyterLab (Markdown chapters open as notebooks)
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR) book/index.md
+lab: book  ## open the chapters in JupyterLab, rendered as on the site (jupyterlab-myst), every cell runnable
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR) $(ALLOW_ROOT) $(LAB)/book/index.ipynb
 
 serve: book  ## serve the built site on http://127.0.0.1:$(PORT)
 	$(PY) -m http.server --bind 127.0.0.1 --directory $(HTML) $(PORT)

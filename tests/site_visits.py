@@ -115,6 +115,15 @@ SELECTED_FRAMEWORKS = """() => [...document.querySelectorAll(".sd-tab-set")]
   ])"""
 
 
+# The search boxes and buttons a reader can see on the page.
+SEARCH_BOXES = """() => [...document.querySelectorAll(".search-button-field, .search-button, input[type=search]")]
+  .filter((el) => {
+    const box = el.getBoundingClientRect();
+    return box.width > 0 && box.height > 0 && getComputedStyle(el).visibility !== "hidden";
+  })
+  .map((el) => el.className)"""
+
+
 SET_VALUE = """(el, value) => {
   el.value = value;
   el.dispatchEvent(new Event("input", { bubbles: true }));

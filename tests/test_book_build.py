@@ -5,6 +5,7 @@ Each test builds a throwaway book in a temporary folder with the project's own
 so a change to any of them that lets a fault through fails here.
 """
 
+import re
 import shutil
 import subprocess
 import textwrap
@@ -64,9 +65,11 @@ FAULTS = {
 }
 
 
-def build_throwaway_book(repo_root, folder, page, *chapters):
+def build_throwaway_book(repo_root, folder, page, *chapters, config=None):
     """Build a book of ``page`` (and optional ``chapters``) in ``folder`` with the project's configuration."""
     shutil.copy(repo_root / "_config.yml", folder / "_config.yml")
+    if config is not None:
+        (folder / "_config.yml").write_text(config((folder / "_config.yml").read_text()))
     for shared in ("_ext", "_static"):
         shutil.copytree(repo_root / "book" / shared, folder / "book" / shared, dirs_exist_ok=True)
     shutil.copy(repo_root / "book" / "references.bib", folder / "book" / "references.bib")
@@ -128,7 +131,7 @@ def test_a_raising_notebook_among_several_fails_the_build(repo_root, tmp_path):
     clean = CLEAN_PAGE.replace("(throwaway)=", "(clean)=")
     result = build_throwaway_book(repo_root, tmp_path, CLEAN_PAGE, clean, faulty)
     log = result.stdout + result.stderr
-    assert "[parallel_execution] executing 3 notebooks" in log
+    assert log.count("[parallel_execution] book/") == 3  # one line for each notebook, the failed one too
     assert result.returncode != 0, log
     assert "injected fault" in log
 
@@ -144,3 +147,52 @@ def test_editing_lossbook_re_executes_cached_notebooks(repo_root, tmp_path):
         result = build_throwaway_book(repo_root, tmp_path, page)
         assert result.returncode == 0, result.stdout + result.stderr
         assert f"# {version}" in html.read_text()
+
+
+GLUED_PAGE = CLEAN_PAGE + textwrap.dedent(
+    """
+    ```{code-cell} ipython3
+    :tags: [remove-cell]
+    from lossbook.show import glue
+    glue("half", 0.5)
+    ```
+
+    $$
+    \\sigma(0) = \\tfrac12
+    $$ (eq-half)
+
+    By {eq}`eq-half` the sigmoid of 0 is {glue:text}`half:.2f`.
+    """
+)
+
+
+def with_repository(config):
+    """The project's configuration with a repository and a JupyterHub set, as a publisher sets them."""
+    config = config.replace('url: ""', "url: https://github.com/readers-org/throwaway-book", 1)
+    return config.replace('jupyterhub_url: ""', "jupyterhub_url: https://hub.readers-university.edu")
+
+
+def test_a_configured_repository_brings_launch_buttons_to_the_readers_notebook(repo_root, tmp_path):
+    """Set the repository and a hub in _config.yml, and Binder, JupyterHub and Colab open the reader's notebook."""
+    result = build_throwaway_book(repo_root, tmp_path, GLUED_PAGE, config=with_repository)
+    assert result.returncode == 0, result.stdout + result.stderr
+    html = (tmp_path / "_build" / "html" / "book" / "index.html").read_text()
+    links = re.findall(r'href="(https://(?:mybinder\.org|hub\.readers-university\.edu|colab\.research\.google\.com)/[^"]+)"', html)
+    hosts = sorted(link.split("/")[2] for link in links)
+    assert hosts == ["colab.research.google.com", "hub.readers-university.edu", "mybinder.org"], links
+    notebook = ["_sources/book/index.ipynb", "_sources%2Fbook%2Findex.ipynb"]
+    assert all(any(path in link for path in notebook) for link in links), links
+    download = (tmp_path / "_build" / "html" / "_sources" / "book" / "index.ipynb").read_text()
+    assert "By (1) the sigmoid of 0 is 0.50." in download
+
+
+def test_the_build_log_is_quiet(repo_root, tmp_path):
+    """The log names each executed notebook with its seconds, then the site: no kernel chatter, no banner."""
+    result = build_throwaway_book(repo_root, tmp_path, CLEAN_PAGE)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.strip().splitlines()
+    commands = [line for line in lines if line.startswith((".venv/", "rm ", "touch "))]
+    shown = [line for line in lines if line not in commands]
+    assert re.fullmatch(r"\[parallel_execution\] book/index\.md executed in \d+\.\d s", shown[0]), shown
+    assert shown[1:] == [f"{tmp_path}/_build/html"], shown
+    assert "without encryption" not in result.stderr and "KeyboardInterrupt" not in result.stderr

@@ -31,6 +31,7 @@ from site_visits import (
     HEAD,
     MATH_COLOURS,
     MATH_STATE,
+    SEARCH_BOXES,
     SELECTED_FRAMEWORKS,
     SIDEWAYS,
     chromium_path,
@@ -95,6 +96,7 @@ def visits(browser, site):
                     "math_colours": page.evaluate(MATH_COLOURS),
                     "broken_images": page.evaluate(BROKEN_IMAGES),
                     "sideways": page.evaluate(SIDEWAYS),
+                    "search": page.evaluate(SEARCH_BOXES),
                     "figures": figure_contrasts(page),
                     "frameworks": choose_each_framework(page),
                 }
@@ -196,6 +198,21 @@ def test_figures_and_equations_are_legible_in_dark_mode(visits, path):
     assert faint_math == []
 
 
+@pytest.mark.parametrize("path", PAGES)
+def test_one_search_box_at_phone_width(visits, path):
+    """At 390 px the page shows one way to search: the header's search button."""
+    assert len(visits(path)["search"]) == 1, visits(path)["search"]
+
+
+def test_one_search_box_on_a_wide_screen(browser, site):
+    """At 1280 px every page shows one search box, the header's."""
+    boxes = {}
+    for path in PAGES:
+        with open_page(browser, site + path) as (page, _):
+            boxes[path] = page.evaluate(SEARCH_BOXES)
+    assert {path: len(found) for path, found in boxes.items()} == {path: 1 for path in PAGES}, boxes
+
+
 def test_search_finds_cross_entropy(browser, site):
     """The search page lists the pages that mention cross-entropy, the interactive figures among them."""
     with open_page(browser, site + "search.html?q=cross-entropy") as (page, seen):
@@ -239,22 +256,22 @@ def test_code_blocks_have_copy_buttons(explore):
     assert explore.locator("div.highlight button.copybtn").count() == blocks
 
 
-def test_download_and_launch_buttons(explore, site):
-    """The page offers its .md, a valid .ipynb, and Binder, JupyterHub and Colab links (Colab's to an .ipynb)."""
+def test_download_buttons_offer_the_readers_notebook_and_the_pdf(explore, site):
+    """The page offers its .md, its reader's notebook (no MyST left) and the book's PDF; no launch button without a repository."""
     links = explore.locator(".dropdown-download-buttons a, .dropdown-launch-buttons a").evaluate_all(
         "anchors => anchors.map(a => a.href)"
     )
-    downloads = [href for href in links if href.startswith(site)]
-    ipynb = next(href for href in downloads if href.endswith("_sources/book/explore.ipynb"))
-    assert any(href.endswith("_sources/book/explore.md") for href in downloads)
+    assert all(href.startswith(site) for href in links), links
+    ipynb = next(href for href in links if href.endswith("_sources/book/explore.ipynb"))
+    assert any(href.endswith("_sources/book/explore.md") for href in links)
+    assert any(href == site + "lossbook.pdf" for href in links)
     with urllib.request.urlopen(ipynb) as response:
         notebook = nbformat.reads(response.read().decode(), as_version=4)
     nbformat.validate(notebook)
     assert notebook.metadata.kernelspec.name == "python3"
-    launchers = {re.sub(r"^https://([^/]+)/.*", r"\1", href): href for href in links if href not in downloads}
-    assert {"mybinder.org", "colab.research.google.com"} <= set(launchers)
-    assert launchers["colab.research.google.com"].endswith("/_sources/book/explore.ipynb")
-    assert any("/hub/user-redirect/git-pull?" in href for href in launchers.values())
+    markdown = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+    assert re.findall(r"\{[\w:+.-]+\}`|\{glue", markdown) == []
+    assert any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")
 
 
 @pytest.mark.parametrize(("label", "probability"), [(0.8, 0.3), (0.0, 0.999), (1.0, 0.001), (0.37, 0.5)])

@@ -5,7 +5,9 @@ notebooks each spend seconds importing torch and mxnet, that leaves cores idle.
 Before Sphinx reads the outdated pages, this extension reads each one exactly
 as MyST-NB will, skips those the cache already holds, executes the rest in a
 process pool (one kernel per process, one process per core), and stores every
-successful run in the cache. MyST-NB then finds them there.
+successful run in the cache. MyST-NB then finds them there. Each executed
+notebook prints one line with its seconds, even under ``jupyter-book build
+--quiet`` (as ``make book`` runs it), which hides Sphinx's own progress.
 
 A notebook that fails here is simply not cached: MyST-NB executes it again in
 the ordinary way and reports the error with its usual traceback and exit code.
@@ -66,6 +68,11 @@ def notebooks_missing_from_cache(env, docnames, cache):
             yield path, notebook
 
 
+def report(line):
+    """Print one line of the build's log, past Sphinx's --quiet."""
+    print(f"[parallel_execution] {line}", flush=True)
+
+
 def execute_outdated_notebooks(app, env, docnames):
     """Fill the execution cache for the pages about to be read, several at a time."""
     config = env.mystnb_config
@@ -73,7 +80,7 @@ def execute_outdated_notebooks(app, env, docnames):
         return
     cache = get_cache(cache_path(app, config))
     pending = list(notebooks_missing_from_cache(env, docnames, cache))
-    if len(pending) < 2:
+    if not pending:
         return
     workers = min(len(pending), os.cpu_count() or 1)
     LOGGER.info(f"[parallel_execution] executing {len(pending)} notebooks on {workers} processes")
@@ -85,15 +92,16 @@ def execute_outdated_notebooks(app, env, docnames):
         ]
         for path, future in futures:
             notebook, error, seconds = future.result()
+            name = os.path.relpath(path, app.srcdir)
             if error is not None:
-                LOGGER.info(f"[parallel_execution] {path} failed ({error}); MyST-NB will rerun it")
+                report(f"{name} failed ({error}); MyST-NB runs it again to report the error")
                 continue
             cache.cache_notebook_bundle(
                 CacheBundleIn(notebook, path, data={"execution_seconds": seconds}),
                 check_validity=False,
                 overwrite=True,
             )
-            LOGGER.info(f"[parallel_execution] {path} executed in {seconds:.2f} s")
+            report(f"{name} executed in {seconds:.1f} s")
 
 
 def write_notebooks_with_outputs(app, env):
