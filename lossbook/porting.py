@@ -249,12 +249,16 @@ def formatted(table):
     return table[list(COLUMNS)].map(lambda value: "–" if np.isnan(value) else f"{value:.1e}")
 
 
-def worst(table):
+def worst(table, dtype="float64"):
     """Return the largest difference in a table from :func:`differences`, and where it is.
 
     Parameters
     ----------
     table : pandas.DataFrame
+    dtype : {"float64", "float32"}, default "float64"
+        Which cells to search: those held to :data:`RTOL` (torch everywhere,
+        gluon where its block runs in float64), or the outputs of the gluon
+        blocks that run only in float32, held to float32's tolerance.
 
     Returns
     -------
@@ -267,12 +271,23 @@ def worst(table):
     Raises
     ------
     ValueError
-        If the table holds no computed difference.
+        If the table holds no computed difference of that kind, or ``dtype``
+        is neither.
     """
     _check_table(table)
-    stacked = table[list(COLUMNS)].stack()  # drops the nan cells
+    if dtype not in ("float64", "float32"):
+        raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
+    cells = table[list(COLUMNS)].copy()
+    single = np.zeros(len(table), dtype=bool)
+    if "gluon dtype" in table:
+        single = (table["gluon dtype"] == "float32").to_numpy()
+    if dtype == "float64":
+        cells.loc[single, "gluon output"] = np.nan
+    else:
+        cells = cells.loc[single, ["gluon output"]]
+    stacked = cells.stack()  # drops the nan cells
     if stacked.empty:
-        raise ValueError("the table holds no computed difference")
+        raise ValueError(f"the table holds no computed {dtype} difference")
     key, column = stacked.idxmax()
     return float(stacked.max()), key, column
 

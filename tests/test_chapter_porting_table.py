@@ -42,19 +42,21 @@ def batch_of(entry):
 
 
 def torch_run(entry, batch, reduction):
-    """torch's loss, from the catalog's class path or expression, in float64."""
-    input = torch.tensor(batch.input)
-    target = torch.tensor(batch.target)
+    """torch's loss, from the catalog's class path or expression, in float64 (int64 for indices)."""
+    tensors = [torch.tensor(array) for array in batch.arrays]
     if entry.torch.class_path is not None:
-        return resolve(entry.torch.class_path)(**entry.options, reduction=reduction)(input, target)
-    unreduced = eval(entry.torch.expression, {"torch": torch, "input": input, "target": target, **entry.options})
+        return resolve(entry.torch.class_path)(**entry.options, reduction=reduction)(*tensors)
+    names = dict(zip(entry.arguments, tensors))
+    unreduced = eval(entry.torch.expression, {"torch": torch, **names, **entry.options})
     return unreduced if reduction == "none" else getattr(unreduced, reduction)()
 
 
 def gluon_run(entry, batch):
-    """gluon's output, from the catalog's class path and arguments, in float64."""
+    """gluon's output, from the catalog's class path and arguments, in float64 (or its only dtype)."""
     block = resolve(entry.gluon.class_path)(**entry.gluon.kwargs)
-    return block(frameworks.as_float64(batch.input, "mxnet"), frameworks.as_float64(batch.target, "mxnet")).asnumpy()
+    arrays = [frameworks.as_float64(array, "mxnet").astype(entry.gluon.dtype)
+              for array in entry.gluon_arrays(batch)]
+    return block(*arrays).asnumpy()
 
 
 def test_the_table_covers_every_catalog_entry(glued):
@@ -91,7 +93,7 @@ def test_the_worst_case_is_a_cancellation_in_the_poisson_gradient(glued):
     """The worst cell is poisson_nll's torch gradient, at an element where e^x - t nearly cancels."""
     assert (glued["porting-table-worst-where"], glued["porting-table-worst-column"]) == (
         "poisson_nll", "torch gradient"
-    )
+    )  # the float64 cells; the float32 gluon blocks have their own figure (next test)
     entry = catalog.get("poisson_nll")
     batch = batch_of(entry)
     x = torch.tensor(batch.input, requires_grad=True)
@@ -106,6 +108,20 @@ def test_the_worst_case_is_a_cancellation_in_the_poisson_gradient(glued):
     worst = np.unravel_index(np.argmax(np.abs(torch_grad - exact) / np.abs(exact)), exact.shape)
     assert abs(rate[worst] - batch.target[worst]) < 0.05 * rate[worst]
     assert 20 * UNIT_ROUNDOFF < glued["porting-table-worst"] <= 1e-12
+
+
+def test_the_worst_float32_block_is_sdml_within_float32_rounding(glued):
+    """The worst float32 gluon block is SDML, whose output run here differs from float64 torch by that much."""
+    assert glued["porting-table-worst-float32-where"] == "sdml"
+    assert glued["porting-table-float32-rtol"] == catalog.GLUON_FLOAT32_RTOL
+    entry = catalog.get("sdml")
+    batch = batch_of(entry)
+    rounded = [np.float64(np.float32(array)) for array in batch.arrays]
+    x1, x2 = (torch.tensor(array) for array in rounded)
+    expected = torch_run(entry, batch.with_arrays(*rounded), "none").numpy()
+    difference = np.max(np.abs(gluon_run(entry, batch) - expected) / np.abs(expected))
+    assert_allclose(glued["porting-table-worst-float32"], difference, rtol=1e-6)
+    assert 2.0**-24 < glued["porting-table-worst-float32"] < catalog.GLUON_FLOAT32_RTOL
 
 
 def test_dropping_gluons_epsilon_is_rejected(glued):

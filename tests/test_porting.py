@@ -208,7 +208,7 @@ def test_without_the_frameworks_nothing_is_computed(monkeypatch):
     assert table[list(porting.COLUMNS)].isna().to_numpy().all()
     assert list(table["gluon dtype"]) == ["float64", ""]
     porting.check(table)
-    with pytest.raises(ValueError, match="no computed difference"):
+    with pytest.raises(ValueError, match="no computed float64 difference"):
         porting.worst(table)
 
 
@@ -219,6 +219,20 @@ def test_formatted_and_worst():
     )
     assert porting.formatted(table).loc["a"].tolist() == ["1.5e-16", "0.0e+00", "–"]
     assert porting.worst(table) == (7e-15, "b", "torch gradient")
+
+
+def test_worst_keeps_float32_gluon_blocks_apart():
+    """A float32 block's 3e-6 is not the float64 worst; asked for, it is the float32 worst."""
+    table = pd.DataFrame(
+        [[1e-16, 2e-16, 3e-6, "float32"], [5e-16, 1e-16, 4e-16, "float64"]],
+        columns=[*porting.COLUMNS, "gluon dtype"], index=["cosine", "l1"],
+    )
+    assert porting.worst(table) == (5e-16, "l1", "torch loss")
+    assert porting.worst(table, "float32") == (3e-6, "cosine", "gluon output")
+    with pytest.raises(ValueError, match="dtype must be"):
+        porting.worst(table, "float16")
+    with pytest.raises(ValueError, match="no computed float32 difference"):
+        porting.worst(table.iloc[1:], "float32")
 
 
 def test_values_are_each_frameworks_reduced_loss():

@@ -235,6 +235,8 @@ def test_unbatched_matches_torch(reduction, target_shape, length_shape):
     scale = 3.0 if reduction == "mean" else 1.0
     assert gradient.shape == log_probs.shape
     assert_allclose(gradient, raw - np.exp(log_probs) / scale, rtol=1e-12, atol=1e-15)
+    twin = exact.ctc_loss(log_probs, targets, *inputs, reduction=reduction)
+    assert_allclose(float(twin), theirs, rtol=TORCH_RTOL)
 
 
 def test_lengths_as_python_sequences_and_other_integer_dtypes():
