@@ -48,6 +48,7 @@ from .activations import (
     _blockwise as blockwise,
     _classes_first as classes_first,
     _output,
+    _slices_last as slices_last,
     _sigmoid as stable_sigmoid,
     _softmax_parts as softmax_parts,
 )
@@ -269,35 +270,40 @@ def _bce_logits_repair_pos_weight(z, y, r, w=None):
 
 
 _ZEROS = constant(0.0)
+_SIGN_BIT = np.int64(-(2**63))
 
 
 def _bce_logits_kernel(pos_weight=False):
     r"""The loss of :func:`binary_cross_entropy_with_logits` for one block.
 
-    With :math:`Q = \min(z, 0)`, :math:`N = \max(z, 0) = z - Q`, :math:`-|z| = Q - N`
-    (all exact) and the tail :math:`\log(1 + e^{-|z|})`,
-    :math:`\operatorname{softplus}(-z) = \text{tail} - Q` and
-    :math:`\operatorname{softplus}(z) = \text{tail} + N`. Without ``pos_weight``
-    the loss is :math:`\text{tail} - y Q + (1 - y) N`: one of :math:`Q, N` is 0,
-    so no term cancels another.
+    With the tail :math:`\log(1 + e^{-|z|})`, :math:`Q = \min(z, 0)` and
+    :math:`N = \max(z, 0)`, :math:`\operatorname{softplus}(-z) = \text{tail} - Q`
+    and :math:`\operatorname{softplus}(z) = \text{tail} + N`. Without
+    ``pos_weight`` the loss is :math:`\text{tail} - \min(z (y - 1), z y)`:
+    the minimum is :math:`y Q - (1 - y) N \le 0`, since one of :math:`Q, N`
+    is 0, so no term cancels another, and the roundings are those of
+    :math:`(1 - y) N` and :math:`y Q`. ``-|z|`` is ``z`` with its sign bit set.
     """
     def kernel(out, tail, other, complement, z, y, *r, band):
-        np.minimum(z, _ZEROS[: out.size], out=out)  # Q
-        np.subtract(z, out, out=other)  # N
-        np.subtract(out, other, out=tail)  # -|z|
+        np.bitwise_or(z.view(np.int64), _SIGN_BIT, out=tail.view(np.int64))  # -|z|
         np.exp(tail, out=tail)
         band.log1p(tail, out=tail)
-        np.subtract(1.0, y, out=complement)
         if pos_weight:
+            np.minimum(z, _ZEROS[: out.size], out=out)  # Q
+            np.maximum(z, _ZEROS[: out.size], out=other)  # N
             np.subtract(tail, out, out=out)
             np.multiply(out, r[0], out=out)
+            np.multiply(out, y, out=out)
             np.add(other, tail, out=other)
-            np.multiply(out, y, out=out)
+            np.subtract(1.0, y, out=complement)
+            np.multiply(other, complement, out=other)
+            np.add(out, other, out=out)
         else:
-            np.multiply(out, y, out=out)
+            np.subtract(y, 1.0, out=complement)
+            np.multiply(z, complement, out=out)
+            np.multiply(z, y, out=other)
+            np.minimum(out, other, out=out)
             np.subtract(tail, out, out=out)
-        np.multiply(other, complement, out=other)
-        np.add(out, other, out=out)
 
     return kernel
 
@@ -370,10 +376,16 @@ class _Targets:
         num_classes = input_shape[class_axis]
         indices, self.kept = as_class_indices(target, num_classes, ignore_index, "target")
         _check_index_shape(indices.shape, input_shape, class_axis)
-        everything = self.kept.all()
-        self.unweighted = bool(everything) and class_weight is None
+        self.everything = bool(self.kept.all())
+        """Whether no target is ignored."""
+        self.unweighted = self.everything and class_weight is None
         """Whether every weight is 1 (no class weights, nothing ignored)."""
-        self.safe = indices if everything else np.where(self.kept, indices, 0)
+        if self.everything:
+            self.safe = indices
+        elif ignore_index < 0:  # below every class, so the ignored entries are the negative ones
+            self.safe = np.maximum(indices, 0)
+        else:
+            self.safe = np.where(self.kept, indices, 0)
         self._class_weight = class_weight
         self._weight = None
         self.total_weight = (
@@ -387,8 +399,13 @@ class _Targets:
             if self._class_weight is None:
                 self._weight = self.kept.astype(np.float64)
             else:
-                self._weight = self._class_weight.take(self.safe)
-                self._weight[~self.kept] = 0.0
+                self._weight = self._class_weight[self.safe]  # fancy indexing: faster than take
+                if self.everything:
+                    pass
+                elif np.all(self._class_weight >= 0.0) and np.isfinite(self._class_weight).all():
+                    np.multiply(self._weight, self.kept, out=self._weight)  # w * 0 is +0 here
+                else:
+                    self._weight[~self.kept] = 0.0
         return self._weight
 
     def pick(self, values, class_axis=0):
@@ -533,7 +550,7 @@ def _target_weights(logits, probabilities, out):
         out *= 1.0 - logits.smoothing
         out += logits.smoothing / logits.z.shape[0]
     if logits.class_weight_column is not None:
-        out *= logits.class_weight_column
+        out *= logits.class_weight_column.reshape((-1,) + (1,) * (out.ndim - 1))
     return out
 
 
@@ -647,34 +664,36 @@ def cross_entropy(
         ``reduction`` is unknown.
     """
     logits = _cross_entropy_operands(input, target, weight, reduction, label_smoothing)
-    samples = logits.z.shape[1]
+    loss = np.empty(logits.sample_shape)
     if logits.probabilities is not None:
         def soft_losses(z, t, work):
             parts = softmax_parts(z, work)
             return _weighted_nll(parts, _target_weights(logits, t, work.other(z.shape[1])), work)
 
-        loss = blockwise(soft_losses, np.empty(samples), logits.z, logits.probabilities)
-        return reduce(loss.reshape(logits.sample_shape), reduction, logits.dtype)
+        blockwise(soft_losses, slices_last(loss), logits.z, logits.probabilities)
+        return reduce(loss, reduction, logits.dtype)
     targets = _Targets(
         target, logits.input_shape, logits.class_axis, logits.class_weight, ignore_index
     )
-    safe, weights = targets.safe.reshape(-1), targets.weight.reshape(-1)
+    safe = slices_last(targets.safe)
     if logits.smoothing:
         def losses(z, safe, work):
             parts = softmax_parts(z, work)
             return _target_nll(parts, safe), _weighted_nll(parts, logits.class_weight_column,
                                                             work)
 
-        nll, smooth = blockwise(losses, np.empty((2, samples)), logits.z, safe)
+        pair = np.empty((2,) + logits.sample_shape)
+        blockwise(losses, slices_last(pair, 1), logits.z, safe)
+        nll, smooth = pair
         share = logits.smoothing / logits.z.shape[0]
         # 0 * inf is 0 in each product: a weight of 0 switches its term off.
-        loss = _times(1.0 - logits.smoothing, _times(weights, nll))
-        loss += _times(share, _times(targets.kept.reshape(-1), smooth))
+        loss = _times(1.0 - logits.smoothing, _times(targets.weight, nll))
+        loss += _times(share, _times(targets.kept, smooth))
     else:
-        nll = blockwise(lambda z, safe, work: _target_nll(softmax_parts(z, work), safe),
-                        np.empty(samples), logits.z, safe)
-        loss = _times(weights, nll)
-    return reduce(loss.reshape(logits.sample_shape), reduction, logits.dtype, targets.total_weight)
+        blockwise(lambda z, safe, work: _target_nll(softmax_parts(z, work), safe),
+                  slices_last(loss), logits.z, safe)
+        loss = _times(targets.weight, loss)
+    return reduce(loss, reduction, logits.dtype, targets.total_weight)
 
 
 def cross_entropy_grad(
@@ -703,7 +722,7 @@ def cross_entropy_grad(
         Shape and dtype of ``input``.
     """
     logits = _cross_entropy_operands(input, target, weight, reduction, label_smoothing)
-    divisor = logits.z.shape[1]
+    divisor = logits.z[0].size  # the number of samples
     if logits.probabilities is not None:
         weighted_target = _target_weights(logits, logits.probabilities, np.empty(logits.z.shape))
     else:
@@ -711,15 +730,15 @@ def cross_entropy_grad(
             target, logits.input_shape, logits.class_axis, logits.class_weight, ignore_index
         )
         divisor = targets.total_weight
-        kept_weight = (1.0 - logits.smoothing) * targets.weight.reshape(-1)
+        kept_weight = (1.0 - logits.smoothing) * targets.weight
         weighted_target = np.zeros_like(logits.z)
-        np.put_along_axis(
-            weighted_target, targets.safe.reshape(1, -1), kept_weight[np.newaxis], axis=0
-        )
+        np.put_along_axis(weighted_target, slices_last(targets.safe)[np.newaxis],
+                          slices_last(kept_weight)[np.newaxis], axis=0)
         if logits.smoothing:
             uniform = np.full((1, 1), logits.smoothing / logits.z.shape[0])
             uniform = weighted(uniform, logits.class_weight_column)
-            weighted_target += targets.kept.reshape(1, -1) * uniform
+            uniform = uniform.reshape(uniform.shape + (1,) * (logits.z.ndim - 2))
+            weighted_target += slices_last(targets.kept)[np.newaxis] * uniform
     rows, out = _output(logits.z.shape[:1] + logits.sample_shape)
     blockwise(
         lambda z, a, work: softmax_parts(z, work).softmax() * a.sum(axis=0, keepdims=True) - a,
