@@ -27,6 +27,7 @@ from ._reduction import (
     check_reduction,
     constant,
     elementwise,
+    finish,
     remembered,
     scratch,
     reduce,
@@ -77,6 +78,9 @@ def _over(numerator, denominator):
         return np.divide(numerator, denominator, out=quotient, where=numerator != 0)
 
 
+_ONE_BITS = np.float64(1.0).view(np.uint64)
+
+
 def _binary_operands(input, target, weight, reduction, *, probabilities):
     """Validate the arguments shared by the two binary cross-entropies.
 
@@ -84,9 +88,11 @@ def _binary_operands(input, target, weight, reduction, *, probabilities):
     """
     x, y, dtype = as_input_and_target(input, target)
     check_reduction(reduction)
-    if probabilities:
-        check_within(x, "input", 0.0, 1.0, "probabilities")
-    check_within(y, "target", 0.0, 1.0, "probabilities")
+    for array, name in [(x, "input")] * probabilities + [(y, "target")]:
+        # As unsigned integers the float64s in [+0, 1] are those up to 1.0's bits: one
+        # pass over the array instead of two. -0.0, nan and the rest take check_within.
+        if not array.size or np.maximum.reduce(array.view(np.uint64), axis=None) > _ONE_BITS:
+            check_within(array, name, 0.0, 1.0, "probabilities")
     return x, y, as_broadcast_weight(weight, "weight", x.shape), dtype
 
 
@@ -479,6 +485,16 @@ def nll_loss(input, target, *, weight=None, ignore_index=-100, reduction="mean")
         is unknown.
     """
     x, class_axis, dtype, targets = _nll_operands(input, target, weight, ignore_index, reduction)
+    if reduction != "none":
+        # The sum of -w x is minus that of w x, unless a zero weight met an infinite x.
+        products = np.asarray(targets.pick(x, class_axis))
+        if not targets.unweighted:
+            np.multiply(products, targets.weight, out=products)
+        with np.errstate(invalid="ignore", over="ignore"):
+            total = np.add.reduce(products, axis=None)
+        if np.isfinite(total):
+            return finish(Total(0.0 - total), reduction, dtype, products.size,
+                          targets.total_weight)
     loss = targets.pick(x, class_axis)
     loss = np.subtract(0.0, loss, out=np.asarray(loss))  # 0 - x: a certain right answer costs +0
     if not targets.unweighted:
