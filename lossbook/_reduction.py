@@ -256,7 +256,7 @@ def elementwise(kernel, operands, reduction, dtype, *, temporaries=0, repair=Non
 
 
 def _source(operand):
-    """The flattened ``operand`` and 0; or, if it repeats a row every ``period`` elements, the period.
+    """The flattened ``operand`` and 0, or a repeated row of it and its ``period`` if it has one.
 
     An operand whose leading axes are broadcast (stride 0) repeats its trailing
     row: then a copy of that row repeated over ``BLOCK + period`` elements is

@@ -280,7 +280,7 @@ def _blockwise(function, out, *arrays):
 
 
 def _classes_first(array, axis):
-    """A view of ``array`` with the class ``axis`` first and the batch axis last (:func:`_blockwise`).
+    """A view of ``array``, class ``axis`` first and batch axis last, for :func:`_blockwise`.
 
     ``(C,)`` becomes ``(C, 1)`` and ``(N, C)`` becomes ``(C, N)``. From three
     axes on, the first axis other than ``axis`` (the batch) moves to the end:
