@@ -8,30 +8,39 @@ from ._reduction import staggered
 
 # numpy >= 1.22 evaluates float64 log1p with vectorised AVX-512 kernels where the
 # CPU has them. Measured against mpmath they are within 0.55 eps (eps = 2**-52)
-# below 2**-6 and within 1.3 eps elsewhere, except at the bottom of [2**-6, 2**-5],
-# where they reach 1.9 eps: too much to stay within 2 ulp once the error of an exp
-# is added, as in softplus, where log1p(exp(-|z|)) is then off by up to 2.7 eps.
-# Outside the band [2**-6, 1.5 * 2**-6] that composite error stays within 1.75
-# eps (2 * 10**7 samples); on the band lossbook moves the argument next to 0,
-# where numpy's log1p is accurate.
-_BAND = (2.0**-6, 3 * 2.0**-7)
+# below 2**-6 and within 1 eps from 2**-4 up, but up to 1.9 eps at the bottom of
+# [2**-6, 2**-5] and 1.3 eps up to 2**-4. With the error of an exp added, as in
+# softplus's log1p(exp(-|z|)), that is up to 2.7 eps on the narrow band
+# [2**-6, 1.5 * 2**-6] and 1.75 eps on the rest of the wide band [2**-6, 2**-4]
+# (2 * 10**7 samples): the narrow band must be fixed for 2 ulp, and the wide one
+# too where roundings follow (a weight, a soft label's other term). On a band,
+# lossbook moves the argument next to 0, where numpy's log1p is accurate.
+_NARROW = (2.0**-6, 3 * 2.0**-7)
+_WIDE = (2.0**-6, 2.0**-4)
 _CENTRE = 5 * 2.0**-8
-"""The middle of the band: ``x - _CENTRE`` is exact on it and at most ``2**-8`` in size."""
+"""The middle of the narrow band: ``x - _CENTRE`` is exact on it and at most ``2**-8``."""
+_ROUNDER = 1.5 * 2.0**45
+"""``x + _ROUNDER`` rounds ``x`` (on the wide band) to a multiple of ``2**-7``, its spacing."""
+_ROUNDER_BITS = int(np.float64(_ROUNDER).view(np.int64))
 
 
-def _log1p_of_centre():
-    """``log1p(_CENTRE)`` as float64s ``high + low`` (106 bits), from 50 decimal digits."""
+def _log1p_in_double_length(values):
+    """``log1p`` of each of ``values`` (exact floats) as float64s ``high + low``, from decimal."""
     context = decimal.Context(prec=50)
-    value = context.ln(context.add(1, decimal.Decimal(_CENTRE)))
-    high = float(value)
-    return high, float(context.subtract(value, decimal.Decimal(high)))
+    high, low = [], []
+    for value in values:
+        exact = context.ln(context.add(1, decimal.Decimal(value)))
+        high.append(float(exact))
+        low.append(float(context.subtract(exact, decimal.Decimal(high[-1]))))
+    return np.array(high), np.array(low)
 
 
-_CENTRE_HIGH, _CENTRE_LOW = _log1p_of_centre()
+(_CENTRE_HIGH,), (_CENTRE_LOW,) = _log1p_in_double_length([_CENTRE])
+_GRID_HIGH, _GRID_LOW = _log1p_in_double_length([k * 2.0**-7 for k in range(9)])
 
 
-def _band_log1p(x):
-    r"""``log1p`` of a float64 array whose values lie in the band ``[2**-6, 1.5 * 2**-6]``.
+def _narrow_log1p(x):
+    r"""``log1p`` of a float64 array whose values lie in the narrow band ``[2**-6, 1.5 * 2**-6]``.
 
     .. math:: \log(1 + x) = \log(1 + c) + \log\Big(1 + \frac{x - c}{1 + c}\Big),
         \qquad c = 5 \cdot 2^{-8}
@@ -51,42 +60,68 @@ def _band_log1p(x):
     return x
 
 
+def _wide_log1p(x):
+    r"""``log1p`` of a float64 array whose values lie in the wide band ``[2**-6, 2**-4]``.
+
+    As :func:`_narrow_log1p`, with ``c`` the multiple of ``2**-7`` nearest each
+    value (so :math:`|(x - c)/(1 + c)| \le 2^{-8}` again) and
+    :math:`\log(1 + c)` from a table: within 0.77 eps too (0.6 eps measured).
+    ``x`` is overwritten and returned.
+    """
+    centre = np.add(x, _ROUNDER)
+    k = centre.view(np.int64) - _ROUNDER_BITS
+    centre -= _ROUNDER
+    x -= centre
+    centre += 1.0
+    x /= centre
+    np.log1p(x, out=x)
+    x += _GRID_LOW[k]
+    x += _GRID_HIGH[k]
+    return x
+
+
 class Band:
-    """``log1p`` for kernels evaluated block by block: :func:`log1p` in reused scratch buffers.
+    """``log1p`` for kernels evaluated block by block, fixed on a band in reused scratch buffers.
 
     :func:`lossbook._reduction.elementwise` makes one for a kernel that takes
     it as its keyword argument ``band``; each call of :meth:`log1p` fixes the
     band of its block at once, while the block is in the CPU cache.
     """
 
-    def log1p(self, x, out):
-        """``out = log1p(x)`` for a block ``x`` (``out`` may be ``x``)."""
-        low, high = staggered("band", 2, x.size, dtype=bool)
-        np.greater_equal(x, _BAND[0], out=low)
-        np.less_equal(x, _BAND[1], out=high)
-        np.logical_and(low, high, out=low)
-        found = low.nonzero()[0]
+    def log1p(self, x, out, wide=False):
+        """``out = log1p(x)`` for a block ``x`` (``out`` may be ``x``), on the narrow or wide band.
+
+        The narrow band is enough where the result is used as it is (``0 + tail``
+        or ``tail + |z|``, when ``x = exp(-|z|)``); where it is rounded again
+        (multiplied, or added to a small term), take the wide one.
+        """
+        (low, high), fix = (_WIDE, _wide_log1p) if wide else (_NARROW, _narrow_log1p)
+        above, below = staggered("band", 2, x.size, dtype=bool)
+        np.greater_equal(x, low, out=above)
+        np.less_equal(x, high, out=below)
+        np.logical_and(above, below, out=above)
+        found = above.nonzero()[0]
         values = x[found]
         np.log1p(x, out=out)
         if found.size:
-            out[found] = _band_log1p(values)
+            out[found] = fix(values)
         return out
 
 
 def log1p(x, out=None):
     r"""``log(1 + x)`` for a float64 array: ``numpy.log1p``, made accurate on a band of small ``x``.
 
-    On the band :math:`2^{-6} \le x \le 1.5 \cdot 2^{-6}`, where ``numpy.log1p`` can be
-    off by almost 2 eps, the argument is moved next to 0 (see :func:`_band_log1p`).
+    On the band :math:`2^{-6} \le x \le 2^{-4}`, where ``numpy.log1p`` can be off
+    by almost 2 eps, the argument is moved next to 0 (see :func:`_wide_log1p`).
     ``out`` (which may be ``x``) receives the result, as for a ufunc.
     """
     x = np.asarray(x)
-    low, high = _BAND
+    low, high = _WIDE
     band = np.flatnonzero((x >= low) & (x <= high))
     xb = x.take(band)
     result = np.log1p(x, out=np.empty_like(x) if out is None else out)
     if band.size:
-        result.put(band, _band_log1p(xb))
+        result.put(band, _wide_log1p(xb))
     return result
 
 

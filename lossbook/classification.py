@@ -243,7 +243,7 @@ def binary_cross_entropy_with_logits(
     z, y, w, dtype = _binary_operands(input, target, weight, reduction, probabilities=False)
     r = as_broadcast_weight(pos_weight, "pos_weight", z.shape)
     if r is None:
-        operands, kernel = _weighted_kernel(_bce_logits_kernel(), [z, y], w)
+        operands, kernel = _weighted_kernel(_bce_logits_kernel(weighted=w is not None), [z, y], w)
         repair = _bce_logits_repair
     else:
         operands, kernel = _weighted_kernel(
@@ -279,7 +279,7 @@ _ZEROS = constant(0.0)
 _SIGN_BIT = np.int64(-(2**63))
 
 
-def _bce_logits_kernel(pos_weight=False):
+def _bce_logits_kernel(pos_weight=False, weighted=False):
     r"""The loss of :func:`binary_cross_entropy_with_logits` for one block.
 
     With the tail :math:`\log(1 + e^{-|z|})`, :math:`Q = \min(z, 0)` and
@@ -289,12 +289,18 @@ def _bce_logits_kernel(pos_weight=False):
     the minimum is :math:`y Q - (1 - y) N \le 0`, since one of :math:`Q, N`
     is 0, so no term cancels another, and the roundings are those of
     :math:`(1 - y) N` and :math:`y Q`. ``-|z|`` is ``z`` with its sign bit set.
+
+    With labels 0 and 1 only, and no weights, the loss is the tail itself or
+    the tail plus :math:`|z|`, and the narrow band of ``log1p`` is enough (see
+    :class:`lossbook._elementary.Band`); a block with soft labels, or any
+    weight, takes the wide one. ``y (y - 1)`` sums to 0 exactly when every
+    label is 0 or 1: no term is positive.
     """
     def kernel(out, tail, other, complement, z, y, *r, band):
         np.bitwise_or(z.view(np.int64), _SIGN_BIT, out=tail.view(np.int64))  # -|z|
         np.exp(tail, out=tail)
-        band.log1p(tail, out=tail)
         if pos_weight:
+            band.log1p(tail, out=tail, wide=True)
             np.minimum(z, _ZEROS[: out.size], out=out)  # Q
             np.maximum(z, _ZEROS[: out.size], out=other)  # N
             np.subtract(tail, out, out=out)
@@ -306,6 +312,7 @@ def _bce_logits_kernel(pos_weight=False):
             np.add(out, other, out=out)
         else:
             np.subtract(y, 1.0, out=complement)
+            band.log1p(tail, out=tail, wide=weighted or np.dot(y, complement) != 0.0)
             np.multiply(z, complement, out=out)
             np.multiply(z, y, out=other)
             np.minimum(out, other, out=out)
