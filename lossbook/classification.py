@@ -371,6 +371,10 @@ def _check_index_shape(target_shape, input_shape, class_axis):
     )
 
 
+_PICK_BLOCK = 8192
+"""Samples per block of :meth:`_Targets.weighted_sum`."""
+
+
 def _row_starts(samples, classes):
     """``arange(samples) * classes``: where each row starts in the flattened ``(N, C)`` input."""
     return remembered(("row starts", samples, classes),
@@ -382,44 +386,108 @@ class _Targets:
 
     ``safe`` holds each index with ignored entries replaced by 0 (any valid
     class), ``weight`` the weight of each target's class, 0 where ignored,
-    and ``total_weight`` the divisor of torch's ``"mean"``.
+    and ``total_weight`` the divisor of torch's ``"mean"``; each is made when
+    first asked for.
     """
 
     def __init__(self, target, input_shape, class_axis, class_weight, ignore_index):
         num_classes = input_shape[class_axis]
-        indices, self.kept = as_class_indices(target, num_classes, ignore_index, "target")
-        _check_index_shape(indices.shape, input_shape, class_axis)
+        self.indices, self.kept = as_class_indices(target, num_classes, ignore_index, "target")
+        _check_index_shape(self.indices.shape, input_shape, class_axis)
         self.everything = bool(self.kept.all())
         """Whether no target is ignored."""
         self.unweighted = self.everything and class_weight is None
         """Whether every weight is 1 (no class weights, nothing ignored)."""
-        if self.everything:
-            self.safe = indices
-        elif ignore_index < 0:  # below every class, so the ignored entries are the negative ones
-            self.safe = np.maximum(indices, 0)
-        else:
-            self.safe = np.where(self.kept, indices, 0)
+        self._ignore_index = ignore_index
         self._class_weight = class_weight
-        self._weight = None
-        self.total_weight = (
-            float(self.kept.size) if self.unweighted else Total.of(self.weight.ravel()).float()
-        )
+        self._safe = self._weight = self._total_weight = None
+
+    def _safe_of(self, indices, kept):
+        """``indices`` with the ignored entries (``kept`` False) replaced by 0."""
+        if self.everything:
+            return indices
+        if self._ignore_index < 0:  # below every class, so the ignored entries are the negative ones
+            return np.maximum(indices, 0)
+        return np.where(kept, indices, 0)
+
+    def _weight_of(self, safe, kept):
+        """The weights of the classes ``safe``, 0 where ``kept`` is False."""
+        if self._class_weight is None:
+            return kept.astype(np.float64)
+        weight = self._class_weight[safe]  # fancy indexing: faster than take
+        if self.everything:
+            pass
+        elif np.all(self._class_weight >= 0.0) and np.isfinite(self._class_weight).all():
+            np.multiply(weight, kept, out=weight)  # w * 0 is +0 here
+        else:
+            weight[~kept] = 0.0
+        return weight
+
+    @property
+    def safe(self):
+        """Each class index, with the ignored ones replaced by 0."""
+        if self._safe is None:
+            self._safe = self._safe_of(self.indices, self.kept)
+        return self._safe
 
     @property
     def weight(self):
         """The weight of each target's class (1 without class weights), 0 where ignored."""
         if self._weight is None:
-            if self._class_weight is None:
-                self._weight = self.kept.astype(np.float64)
-            else:
-                self._weight = self._class_weight[self.safe]  # fancy indexing: faster than take
-                if self.everything:
-                    pass
-                elif np.all(self._class_weight >= 0.0) and np.isfinite(self._class_weight).all():
-                    np.multiply(self._weight, self.kept, out=self._weight)  # w * 0 is +0 here
-                else:
-                    self._weight[~self.kept] = 0.0
+            self._weight = self._weight_of(self.safe, self.kept)
         return self._weight
+
+    @property
+    def total_weight(self):
+        """The sum of the weights, the divisor of ``"mean"``."""
+        if self._total_weight is None:
+            self._total_weight = (
+                float(self.kept.size) if self.unweighted else Total.of(self.weight.ravel()).float()
+            )
+        return self._total_weight
+
+    def weighted_sum(self, values):
+        """``sum w_y x_y`` over the rows of an ``(N, C)`` array, and ``sum w_y``, as :class:`Total`.
+
+        Block by block, in temporaries small enough to stay in the cache (and
+        to be reused by malloc: arrays of a whole batch come fresh from the
+        system and are page-faulted in on every call). The second total is
+        ``None`` when every weight is 1.
+
+        With a negative ``ignore_index`` the weights are looked up in a table
+        of the class weights followed by ``-ignore_index`` zeros, where an
+        ignored target's index lands on a 0, and the value multiplied by that
+        0 is read wherever its index points (another row; the sum is then
+        not finite only if that value is not, and the caller starts again).
+        """
+        samples, classes = values.shape
+        flat, starts = values.ravel(), _row_starts(samples, classes)
+        indices, kept = self.indices.reshape(-1), self.kept.reshape(-1)
+        table = self._class_weight
+        if self.everything or 0 < -self._ignore_index <= flat.size:
+            if not self.everything:
+                weights = np.ones(classes) if table is None else table
+                table = np.concatenate([weights, np.zeros(-self._ignore_index)])
+            direct = True
+        else:
+            direct = False
+        sums, weights = [], []
+        with np.errstate(invalid="ignore", over="ignore"):
+            for start in range(0, samples, _PICK_BLOCK):
+                span = slice(start, start + _PICK_BLOCK)
+                if direct:
+                    picked = flat[indices[span] + starts[span]]
+                    weight = None if table is None else table[indices[span]]
+                else:
+                    safe = self._safe_of(indices[span], kept[span])
+                    picked = flat[safe + starts[span]]
+                    weight = self._weight_of(safe, kept[span])
+                if weight is not None:
+                    picked *= weight
+                    weights.append(np.add.reduce(weight))
+                sums.append(np.add.reduce(picked))
+        total = Total.of(np.array(sums, dtype=np.float64))
+        return total, None if self.unweighted else Total.of(np.array(weights, dtype=np.float64))
 
     def pick(self, values, class_axis=0):
         """The entries of ``values`` at the target classes, along ``class_axis``."""
@@ -492,16 +560,13 @@ def nll_loss(input, target, *, weight=None, ignore_index=-100, reduction="mean")
         is unknown.
     """
     x, class_axis, dtype, targets = _nll_operands(input, target, weight, ignore_index, reduction)
-    if reduction != "none":
+    if reduction != "none" and x.ndim == 2:
         # The sum of -w x is minus that of w x, unless a zero weight met an infinite x.
-        products = np.asarray(targets.pick(x, class_axis))
-        if not targets.unweighted:
-            np.multiply(products, targets.weight, out=products)
-        with np.errstate(invalid="ignore", over="ignore"):
-            total = np.add.reduce(products, axis=None)
-        if np.isfinite(total):
-            return finish(Total(0.0 - total), reduction, dtype, products.size,
-                          targets.total_weight)
+        total, total_weight = targets.weighted_sum(x)
+        if np.isfinite(total.value):
+            total_weight = float(x.shape[0]) if total_weight is None else total_weight.float()
+            return finish(Total(0.0 - total.value, total.exponent), reduction, dtype,
+                          x.shape[0], total_weight)
     loss = targets.pick(x, class_axis)
     loss = np.subtract(0.0, loss, out=np.asarray(loss))  # 0 - x: a certain right answer costs +0
     if not targets.unweighted:
