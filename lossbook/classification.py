@@ -292,9 +292,8 @@ def _bce_logits_kernel(pos_weight=False, weighted=False):
 
     With labels 0 and 1 only, and no weights, the loss is the tail itself or
     the tail plus :math:`|z|`, and the narrow band of ``log1p`` is enough (see
-    :class:`lossbook._elementary.Band`); a block with soft labels, or any
-    weight, takes the wide one. ``y (y - 1)`` sums to 0 exactly when every
-    label is 0 or 1: no term is positive.
+    :class:`lossbook._elementary.Band`); a block with soft labels (see
+    :func:`_any_soft`), or any weight, takes the wide one.
     """
     def kernel(out, tail, other, complement, z, y, *r, band):
         np.bitwise_or(z.view(np.int64), _SIGN_BIT, out=tail.view(np.int64))  # -|z|
@@ -312,13 +311,28 @@ def _bce_logits_kernel(pos_weight=False, weighted=False):
             np.add(out, other, out=out)
         else:
             np.subtract(y, 1.0, out=complement)
-            band.log1p(tail, out=tail, wide=weighted or np.dot(y, complement) != 0.0)
+            band.log1p(tail, out=tail, wide=weighted or _any_soft(y, complement))
             np.multiply(z, complement, out=out)
             np.multiply(z, y, out=other)
             np.minimum(out, other, out=out)
             np.subtract(tail, out, out=out)
 
     return kernel
+
+
+def _any_soft(y, complement):
+    """Whether a block of labels ``y`` (and ``y - 1``) holds any but 0 and 1.
+
+    ``y (y - 1)`` is 0 for the labels 0 and 1 and negative for any other in
+    [0, 1] (or nan), so its sum is 0 exactly when every label is 0 or 1.
+    ``numpy.dot`` sums it, in pieces short enough for OpenBLAS to keep to
+    one thread (its helper threads would go on spinning after the call).
+    """
+    return any(np.dot(y[start:start + _DOT], complement[start:start + _DOT]) != 0.0
+               for start in range(0, y.size, _DOT))
+
+
+_DOT = 8192
 
 
 def binary_cross_entropy_with_logits_grad(
