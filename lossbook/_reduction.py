@@ -259,9 +259,9 @@ def _source(operand):
     """The flattened ``operand`` and 0, or a repeated row of it and its ``period`` if it has one.
 
     An operand whose leading axes are broadcast (stride 0) repeats its trailing
-    row: then a copy of that row repeated over ``BLOCK + period`` elements is
+    row: then copies of that row covering a block and one row more are
     returned with the period, and the block from ``start`` begins at
-    ``start % period`` in it.
+    ``start % period`` in them.
     """
     lead = 0
     while lead < operand.ndim and operand.strides[lead] == 0:
@@ -269,7 +269,10 @@ def _source(operand):
     if lead == 0 or operand.size == 0:
         return np.ravel(operand), 0
     row = np.ravel(operand[(0,) * lead])
-    return np.resize(row, min(operand.size, BLOCK) + row.size), row.size
+    copies = -(-min(operand.size, BLOCK) // row.size) + 1  # whole rows, one more than a block
+    repeated = np.empty((copies, row.size))
+    repeated[...] = row
+    return repeated.reshape(-1), row.size
 
 
 def _repair(out, blocks, repair):

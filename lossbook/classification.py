@@ -243,7 +243,7 @@ def binary_cross_entropy_with_logits(
     z, y, w, dtype = _binary_operands(input, target, weight, reduction, probabilities=False)
     r = as_broadcast_weight(pos_weight, "pos_weight", z.shape)
     if r is None:
-        operands, kernel = _weighted_kernel(_bce_logits_kernel(weighted=w is not None), [z, y], w)
+        operands, kernel = _weighted_kernel(_bce_logits_kernel(), [z, y], w)
         repair = _bce_logits_repair
     else:
         operands, kernel = _weighted_kernel(
@@ -279,7 +279,7 @@ _ZEROS = constant(0.0)
 _SIGN_BIT = np.int64(-(2**63))
 
 
-def _bce_logits_kernel(pos_weight=False, weighted=False):
+def _bce_logits_kernel(pos_weight=False):
     r"""The loss of :func:`binary_cross_entropy_with_logits` for one block.
 
     With the tail :math:`\log(1 + e^{-|z|})`, :math:`Q = \min(z, 0)` and
@@ -290,16 +290,19 @@ def _bce_logits_kernel(pos_weight=False, weighted=False):
     is 0, so no term cancels another, and the roundings are those of
     :math:`(1 - y) N` and :math:`y Q`. ``-|z|`` is ``z`` with its sign bit set.
 
-    With labels 0 and 1 only, and no weights, the loss is the tail itself or
-    the tail plus :math:`|z|`, and the narrow band of ``log1p`` is enough (see
-    :class:`lossbook._elementary.Band`); a block with soft labels (see
-    :func:`_any_soft`), or any weight, takes the wide one.
+    With labels 0 and 1 only, the tail enters the loss as it is (times the
+    weights) or next to :math:`|z| \ge 2.7`, where its error no longer shows,
+    and the narrow band of ``log1p`` is enough (see
+    :class:`lossbook._elementary.Band`). A block with soft labels (see
+    :func:`_any_soft`) takes the wide one: there a tiny
+    :math:`(1 - y) N` or :math:`y Q` adds one more rounding to the tail's.
     """
     def kernel(out, tail, other, complement, z, y, *r, band):
         np.bitwise_or(z.view(np.int64), _SIGN_BIT, out=tail.view(np.int64))  # -|z|
         np.exp(tail, out=tail)
+        np.subtract(y, 1.0, out=complement)
+        band.log1p(tail, out=tail, wide=_any_soft(y, complement))
         if pos_weight:
-            band.log1p(tail, out=tail, wide=True)
             np.minimum(z, _ZEROS[: out.size], out=out)  # Q
             np.maximum(z, _ZEROS[: out.size], out=other)  # N
             np.subtract(tail, out, out=out)
@@ -310,8 +313,6 @@ def _bce_logits_kernel(pos_weight=False, weighted=False):
             np.multiply(other, complement, out=other)
             np.add(out, other, out=out)
         else:
-            np.subtract(y, 1.0, out=complement)
-            band.log1p(tail, out=tail, wide=weighted or _any_soft(y, complement))
             np.multiply(z, complement, out=out)
             np.multiply(z, y, out=other)
             np.minimum(out, other, out=out)
