@@ -88,6 +88,9 @@ class Band:
     band of its block at once, while the block is in the CPU cache.
     """
 
+    def __init__(self):
+        self._masks = None
+
     def log1p(self, x, out, wide=False):
         """``out = log1p(x)`` for a block ``x`` (``out`` may be ``x``), on the narrow or wide band.
 
@@ -96,7 +99,9 @@ class Band:
         (multiplied, or added to a small term), take the wide one.
         """
         (low, high), fix = (_WIDE, _wide_log1p) if wide else (_NARROW, _narrow_log1p)
-        above, below = staggered("band", 2, x.size, dtype=bool)
+        if self._masks is None or self._masks[0].size < x.size:
+            self._masks = staggered("band", 2, x.size, dtype=bool)
+        above, below = (mask[: x.size] for mask in self._masks)
         np.greater_equal(x, low, out=above)
         np.less_equal(x, high, out=below)
         np.logical_and(above, below, out=above)
