@@ -298,24 +298,28 @@ def _bce_logits_kernel(pos_weight=False):
     :math:`(1 - y) N` or :math:`y Q` adds one more rounding to the tail's.
     """
     def kernel(out, tail, other, complement, z, y, *r, band):
+        # z and y are used while their blocks are in the cache; exp and log1p come after.
         np.bitwise_or(z.view(np.int64), _SIGN_BIT, out=tail.view(np.int64))  # -|z|
-        np.exp(tail, out=tail)
         np.subtract(y, 1.0, out=complement)
-        band.log1p(tail, out=tail, wide=_any_soft(y, complement))
+        soft = _any_soft(y, complement)
         if pos_weight:
             np.minimum(z, _ZEROS[: out.size], out=out)  # Q
             np.maximum(z, _ZEROS[: out.size], out=other)  # N
+            np.negative(complement, out=complement)  # 1 - y
+            np.exp(tail, out=tail)
+            band.log1p(tail, out=tail, wide=soft)
             np.subtract(tail, out, out=out)
             np.multiply(out, r[0], out=out)
             np.multiply(out, y, out=out)
             np.add(other, tail, out=other)
-            np.subtract(1.0, y, out=complement)
             np.multiply(other, complement, out=other)
             np.add(out, other, out=out)
         else:
             np.multiply(z, complement, out=out)
             np.multiply(z, y, out=other)
             np.minimum(out, other, out=out)
+            np.exp(tail, out=tail)
+            band.log1p(tail, out=tail, wide=soft)
             np.subtract(tail, out, out=out)
 
     return kernel
@@ -429,7 +433,7 @@ class _Targets:
         """The weights of the classes ``safe``, 0 where ``kept`` is False."""
         if self._class_weight is None:
             return kept.astype(np.float64)
-        weight = self._class_weight[safe]  # fancy indexing: faster than take
+        weight = np.asarray(self._class_weight[safe])  # fancy indexing: faster than take
         if self.everything:
             pass
         elif np.all(self._class_weight >= 0.0) and np.isfinite(self._class_weight).all():

@@ -205,6 +205,17 @@ def test_an_ignored_target_costs_plus_zero_whatever_its_class_weight():
         assert lb.nll_loss(log_p, [-1, 1, -1], weight=weight, ignore_index=-1) == 4.0
 
 
+@pytest.mark.parametrize("label", [1, -100])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_unbatched_input_with_class_weights_matches_torch(label, reduction):
+    """An input of shape (C,) with a 0-d target and class weights (it used to raise TypeError)."""
+    x, weight = np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.5, 2.0])
+    for ours, theirs in [(lb.cross_entropy, F.cross_entropy), (lb.nll_loss, F.nll_loss)]:
+        expected = theirs(t(x), t(label), weight=t(weight), reduction=reduction).numpy()
+        got = ours(x, np.array(label), weight=weight, reduction=reduction)
+        assert_allclose(got, expected, rtol=1e-15, equal_nan=True)
+
+
 @pytest.mark.filterwarnings("ignore:reduction. 'mean' divides the total loss:UserWarning")
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum", "batchmean"])
 @pytest.mark.parametrize("log_target", [False, True])
