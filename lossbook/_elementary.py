@@ -12,9 +12,10 @@ from ._reduction import staggered
 # [2**-6, 2**-5] and 1.3 eps up to 2**-4. With the error of an exp added, as in
 # softplus's log1p(exp(-|z|)), that is up to 2.7 eps on the narrow band
 # [2**-6, 1.5 * 2**-6] and 1.75 eps on the rest of the wide band [2**-6, 2**-4]
-# (2 * 10**7 samples): the narrow band must be fixed for 2 ulp, and the wide one
-# too where roundings follow (a weight, a soft label's other term). On a band,
-# lossbook moves the argument next to 0, where numpy's log1p is accurate.
+# (2 * 10**7 samples), 1.67 eps above it. The narrow band must be fixed for 2 ulp;
+# the wide one too where a small term is added to the logarithm (a soft label's
+# other term), whose rounding comes on top. On a band, lossbook moves the
+# argument next to 0, where numpy's log1p is accurate.
 _NARROW = (2.0**-6, 3 * 2.0**-7)
 _WIDE = (2.0**-6, 2.0**-4)
 _CENTRE = 5 * 2.0**-8
@@ -94,9 +95,9 @@ class Band:
     def log1p(self, x, out, wide=False):
         """``out = log1p(x)`` for a block ``x`` (``out`` may be ``x``), on the narrow or wide band.
 
-        The narrow band is enough where the result is used as it is (``0 + tail``
-        or ``tail + |z|``, when ``x = exp(-|z|)``); where it is rounded again
-        (multiplied, or added to a small term), take the wide one.
+        The narrow band is enough where the result is used as it is, or next to
+        a much larger term (``tail`` or ``tail + |z|``, when ``x = exp(-|z|)``);
+        where a small term is added to it, and rounded, take the wide one.
         """
         (low, high), fix = (_WIDE, _wide_log1p) if wide else (_NARROW, _narrow_log1p)
         if self._masks is None or self._masks[0].size < x.size:

@@ -771,7 +771,12 @@ def cross_entropy(
         ``reduction`` is unknown.
     """
     logits = _cross_entropy_operands(input, target, weight, reduction, label_smoothing)
-    loss = np.empty(logits.sample_shape)
+    # Per-sample values that only a sum will see go to scratch memory, which the
+    # system need not fault in afresh on every call.
+    def values(shape):
+        return np.empty(shape) if reduction == "none" else scratch("cross_entropy", shape)
+
+    loss = values(logits.sample_shape)
     if logits.probabilities is not None:
         def soft_losses(z, t, work):
             parts = softmax_parts(z, work)
@@ -789,7 +794,7 @@ def cross_entropy(
             return _target_nll(parts, safe), _weighted_nll(parts, logits.class_weight_column,
                                                             work)
 
-        pair = np.empty((2,) + logits.sample_shape)
+        pair = values((2,) + logits.sample_shape)
         blockwise(losses, slices_last(pair, 1), logits.z, safe)
         nll, smooth = pair
         share = logits.smoothing / logits.z.shape[0]
@@ -799,7 +804,8 @@ def cross_entropy(
     else:
         blockwise(lambda z, safe, work: _target_nll(softmax_parts(z, work), safe),
                   slices_last(loss), logits.z, safe)
-        loss = _times(targets.weight, loss)
+        if not targets.unweighted:
+            loss = _times(targets.weight, loss)
     return reduce(loss, reduction, logits.dtype, targets.total_weight)
 
 
