@@ -305,15 +305,14 @@ def _bce_logits_kernel(pos_weight=False):
         if pos_weight:
             np.minimum(z, _ZEROS[: out.size], out=out)  # Q
             np.maximum(z, _ZEROS[: out.size], out=other)  # N
-            np.negative(complement, out=complement)  # 1 - y
             np.exp(tail, out=tail)
             band.log1p(tail, out=tail, wide=soft)
             np.subtract(tail, out, out=out)
             np.multiply(out, r[0], out=out)
             np.multiply(out, y, out=out)
             np.add(other, tail, out=other)
-            np.multiply(other, complement, out=other)
-            np.add(out, other, out=out)
+            np.multiply(other, complement, out=other)  # -(1 - y) (tail + N)
+            np.subtract(out, other, out=out)
         else:
             np.multiply(z, complement, out=out)
             np.multiply(z, y, out=other)
