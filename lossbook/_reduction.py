@@ -202,7 +202,10 @@ def elementwise(kernel, operands, reduction, dtype, *, temporaries=0, repair=Non
         where the kernel's arithmetic overflows or meets ``0 * inf`` it must
         give inf or nan, never a wrong finite number: those values go to ``repair``.
     operands : list of ndarray
-        float64 arrays of one shape, the shape of the losses.
+        float64 arrays of one shape, the shape of the losses. An operand
+        broadcast along its leading axes (a per-class weight of shape ``(C,)``
+        made ``(N, C)`` by ``numpy.broadcast_to``, say) is not copied to that
+        shape: its blocks are cut from one repeating row (see :func:`_source`).
     reduction, dtype
         As for :func:`reduce`.
     repair : callable, optional
@@ -215,28 +218,26 @@ def elementwise(kernel, operands, reduction, dtype, *, temporaries=0, repair=Non
         The divisor of ``"mean"`` (default: the number of elements).
     band : type, optional
         :class:`lossbook._elementary.Band`, for a kernel that takes ``log1p``
-        from its keyword argument ``band`` (an instance made here): the
-        elements it notes are evaluated again at the end with the exact
-        ``log1p``, and their values (or, for a sum, the changes in their
-        values) replace the first ones.
+        from its keyword argument ``band`` (an instance made here).
     """
     shape = operands[0].shape
-    flat = [np.ravel(operand) for operand in operands]
-    size = flat[0].size
+    sources = [_source(operand) for operand in operands]
+    size = operands[0].size
     none = reduction == "none"
     result = np.empty(size) if none else None
 
-    sums, scaled, positions, first = [], [], [], []
+    sums, scaled = [], []
     buffers = staggered("elementwise", temporaries + 1, min(size, BLOCK))
-    notes = band() if band is not None else None
+    options = {} if band is None else {"band": band()}
     with np.errstate(all="ignore"):
         for start in range(0, size, BLOCK):
             stop = min(start + BLOCK, size)
             if stop - start < BLOCK:
                 buffers = [buffer[: stop - start] for buffer in buffers]
-            blocks = [operand[start:stop] for operand in flat]
+            blocks = [flat[start % period:][: stop - start] if period else flat[start:stop]
+                      for flat, period in sources]
             out = result[start:stop] if none else buffers[0]
-            kernel(out, *buffers[1:], *blocks, **({} if notes is None else {"band": notes}))
+            kernel(out, *buffers[1:], *blocks, **options)
             total = np.add.reduce(out)
             if not math.isfinite(total):
                 if repair is not None:
@@ -245,15 +246,7 @@ def elementwise(kernel, operands, reduction, dtype, *, temporaries=0, repair=Non
                 if total.exponent:
                     scaled.append(total.value)
                 total = 0.0 if total.exponent else total.value
-            if notes is not None and notes.found is not None:
-                positions.append(notes.found + start)
-                first.append(out.take(notes.found))
-                notes.found = None
             sums.append(total)
-        if positions:
-            notes.exact = True
-            _band(kernel, flat, temporaries, repair, np.concatenate(positions),
-                  result if none else None, np.concatenate(first), sums, notes)
     if none:
         return result.reshape(shape).astype(dtype, copy=False)
     total = Total.of(np.array(sums, dtype=np.float64))
@@ -262,23 +255,24 @@ def elementwise(kernel, operands, reduction, dtype, *, temporaries=0, repair=Non
     return finish(total, reduction, dtype, size, divisor)
 
 
-def _band(kernel, flat, temporaries, repair, where, result, first, partials, notes):
-    """Evaluate ``kernel`` again (block by block) at the positions ``where``.
+def _source(operand):
+    """The flattened ``operand`` and 0, or a repeated row of it and its ``period`` if it has one.
 
-    Into ``result`` if given; else the changes from the ``first`` values go to ``partials``.
+    An operand whose leading axes are broadcast (stride 0) repeats its trailing
+    row: then copies of that row covering a block and one row more are
+    returned with the period, and the block from ``start`` begins at
+    ``start % period`` in them.
     """
-    for start in range(0, where.size, BLOCK):
-        chunk = slice(start, start + BLOCK)
-        blocks = [operand.take(where[chunk]) for operand in flat]
-        buffers = np.empty((temporaries + 1, blocks[0].size))
-        kernel(buffers[0], *buffers[1:], *blocks, band=notes)
-        if repair is not None and not np.isfinite(buffers[0]).all():
-            _repair(buffers[0], blocks, repair)
-        if result is not None:
-            result[where[chunk]] = buffers[0]
-        else:
-            change = buffers[0] - first[chunk]
-            partials.append(np.add.reduce(change[np.isfinite(change)]))
+    lead = 0
+    while lead < operand.ndim and operand.strides[lead] == 0:
+        lead += 1
+    if lead == 0 or operand.size == 0:
+        return np.ravel(operand), 0
+    row = np.ravel(operand[(0,) * lead])
+    copies = -(-min(operand.size, BLOCK) // row.size) + 1  # whole rows, one more than a block
+    repeated = np.empty((copies, row.size))
+    repeated[...] = row
+    return repeated.reshape(-1), row.size
 
 
 def _repair(out, blocks, repair):

@@ -10,6 +10,7 @@ back in, since ``exp`` turns an absolute error in its argument into a
 relative error in its result.
 """
 
+import math
 import numbers
 from typing import NamedTuple
 
@@ -250,26 +251,58 @@ _BLOCK = 8192
 def _blockwise(function, out, *arrays):
     """Fill ``out`` block by block: ``out[..., b] = function(*(a[..., b] for a in arrays))``.
 
-    The blocks are consecutive runs of ``_BLOCK`` slices along the last axis,
-    which all the arrays share (logits are laid out classes first, slices
-    last). The first array holds the logits: each block of them is copied
-    into a :class:`_Workspace`, whose buffers are passed to ``function`` as
-    ``work`` and recycled from block to block.
+    The blocks are consecutive runs along the last axis, which all the arrays
+    share: the first array holds the logits, laid out by
+    :func:`_classes_first` as ``(classes, ..., samples)``, and the others hold
+    per-slice values laid out alike (see :func:`_slices_last`), with or without
+    the class axis. Each block of logits is copied into a :class:`_Workspace`
+    as ``(classes, slices)``, at most ``_BLOCK`` slices, and the other arrays'
+    blocks are flattened to match; ``function`` gets them with the workspace
+    (as ``work``, recycled from block to block) and returns its values for
+    the block's slices, flattened likewise (with any leading axis of ``out``).
     """
-    samples = out.shape[-1]
-    work = _Workspace(arrays[0].shape[0], min(samples, _BLOCK))
-    for start in range(0, samples, _BLOCK):
-        block = (..., slice(start, start + _BLOCK))
-        logits = work.views(min(_BLOCK, samples - start))[0]
-        np.copyto(logits, arrays[0][block])
-        out[block] = function(logits, *(array[block] for array in arrays[1:]), work=work)
+    if out.size == 0:
+        return out
+    logits = arrays[0]
+    samples = logits.shape[-1]
+    inner = math.prod(logits.shape[1:-1])  # slices per sample
+    step = max(1, _BLOCK // inner)
+    work = _Workspace(logits.shape[0], min(samples, step) * inner)
+    for start in range(0, samples, step):
+        block = (..., slice(start, start + step))
+        size = min(step, samples - start) * inner
+        copy = work.views(size)[0]
+        np.copyto(copy.reshape(logits.shape[:-1] + (-1,)), logits[block])
+        others = (array[block].reshape(array.shape[: array.ndim - logits.ndim + 1] + (size,))
+                  for array in arrays[1:])
+        out[block] = np.reshape(function(copy, *others, work=work), out[block].shape)
     return out
 
 
 def _classes_first(array, axis):
-    """``array`` as ``(classes, slices)``, a view where it can be (:func:`_blockwise` takes it)."""
+    """A view of ``array``, class ``axis`` first and batch axis last, for :func:`_blockwise`.
+
+    ``(C,)`` becomes ``(C, 1)`` and ``(N, C)`` becomes ``(C, N)``. From three
+    axes on, the first axis other than ``axis`` (the batch) moves to the end:
+    ``(N, C, d)`` becomes ``(C, d, N)``, so that a block of samples is copied
+    into the workspace in long runs (flattening it to ``(C, N * d)`` would copy
+    the whole input, two elements at a time).
+    """
     array = np.moveaxis(array, axis, 0)
-    return array.reshape(array.shape[0], -1)
+    if array.ndim == 1:
+        return array.reshape(array.shape[0], 1)
+    return np.moveaxis(array, 1, -1)
+
+
+def _slices_last(array, lead=0):
+    """A view of per-slice values laid out as the slices of :func:`_classes_first`.
+
+    ``array`` has the input's shape without its class axis, after ``lead``
+    other leading axes, which stay in front.
+    """
+    if array.ndim == lead:
+        return array.reshape(array.shape + (1,))
+    return np.moveaxis(array, lead, -1)
 
 
 def _softmax_input(input, axis):
@@ -293,11 +326,11 @@ def _output(shape):
     """An array for results of classes-first ``shape``, laid out with the classes last.
 
     Returns the array (shape ``shape[1:] + shape[:1]``, C-contiguous, as a caller
-    expects from a softmax over the last axis) and its classes-first view of
-    shape ``(classes, slices)``, which :func:`_blockwise` fills.
+    expects from a softmax over the last axis) and its view laid out by
+    :func:`_classes_first`, which :func:`_blockwise` fills.
     """
     rows = np.empty(shape[1:] + shape[:1])
-    return rows, np.moveaxis(rows, -1, 0).reshape(shape[0], -1)
+    return rows, _classes_first(rows, -1)
 
 
 def _restore(rows, axis, dtype):
@@ -417,8 +450,9 @@ def logsumexp(input, axis=-1):
         If ``axis`` is out of range (a ``ValueError`` and an ``IndexError``).
     """
     z, shape, dtype = _softmax_input(input, axis)
-    result = _blockwise(_logsumexp_of_block, np.empty(z.shape[1]), z)
-    return result.reshape(shape[1:]).astype(dtype, copy=False)
+    result = np.empty(shape[1:])
+    _blockwise(_logsumexp_of_block, _slices_last(result), z)
+    return result.astype(dtype, copy=False)
 
 
 def _logsumexp_of_block(z, work):

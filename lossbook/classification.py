@@ -27,6 +27,7 @@ from ._reduction import (
     check_reduction,
     constant,
     elementwise,
+    finish,
     remembered,
     scratch,
     reduce,
@@ -48,6 +49,7 @@ from .activations import (
     _blockwise as blockwise,
     _classes_first as classes_first,
     _output,
+    _slices_last as slices_last,
     _sigmoid as stable_sigmoid,
     _softmax_parts as softmax_parts,
 )
@@ -76,6 +78,9 @@ def _over(numerator, denominator):
         return np.divide(numerator, denominator, out=quotient, where=numerator != 0)
 
 
+_ONE_BITS = np.float64(1.0).view(np.uint64)
+
+
 def _binary_operands(input, target, weight, reduction, *, probabilities):
     """Validate the arguments shared by the two binary cross-entropies.
 
@@ -83,9 +88,11 @@ def _binary_operands(input, target, weight, reduction, *, probabilities):
     """
     x, y, dtype = as_input_and_target(input, target)
     check_reduction(reduction)
-    if probabilities:
-        check_within(x, "input", 0.0, 1.0, "probabilities")
-    check_within(y, "target", 0.0, 1.0, "probabilities")
+    for array, name in [(x, "input")] * probabilities + [(y, "target")]:
+        # As unsigned integers the float64s in [+0, 1] are those up to 1.0's bits: one
+        # pass over the array instead of two. -0.0, nan and the rest take check_within.
+        if not array.size or np.maximum.reduce(array.view(np.uint64), axis=None) > _ONE_BITS:
+            check_within(array, name, 0.0, 1.0, "probabilities")
     return x, y, as_broadcast_weight(weight, "weight", x.shape), dtype
 
 
@@ -269,37 +276,67 @@ def _bce_logits_repair_pos_weight(z, y, r, w=None):
 
 
 _ZEROS = constant(0.0)
+_SIGN_BIT = np.int64(-(2**63))
 
 
 def _bce_logits_kernel(pos_weight=False):
     r"""The loss of :func:`binary_cross_entropy_with_logits` for one block.
 
-    With :math:`Q = \min(z, 0)`, :math:`N = \max(z, 0) = z - Q`, :math:`-|z| = Q - N`
-    (all exact) and the tail :math:`\log(1 + e^{-|z|})`,
-    :math:`\operatorname{softplus}(-z) = \text{tail} - Q` and
-    :math:`\operatorname{softplus}(z) = \text{tail} + N`. Without ``pos_weight``
-    the loss is :math:`\text{tail} - y Q + (1 - y) N`: one of :math:`Q, N` is 0,
-    so no term cancels another.
+    With the tail :math:`\log(1 + e^{-|z|})`, :math:`Q = \min(z, 0)` and
+    :math:`N = \max(z, 0)`, :math:`\operatorname{softplus}(-z) = \text{tail} - Q`
+    and :math:`\operatorname{softplus}(z) = \text{tail} + N`. Without
+    ``pos_weight`` the loss is :math:`\text{tail} - \min(z (y - 1), z y)`:
+    the minimum is :math:`y Q - (1 - y) N \le 0`, since one of :math:`Q, N`
+    is 0, so no term cancels another, and the roundings are those of
+    :math:`(1 - y) N` and :math:`y Q`. ``-|z|`` is ``z`` with its sign bit set.
+
+    With labels 0 and 1 only, the tail enters the loss as it is (times the
+    weights) or next to :math:`|z| \ge 2.7`, where its error no longer shows,
+    and the narrow band of ``log1p`` is enough (see
+    :class:`lossbook._elementary.Band`). A block with soft labels (see
+    :func:`_any_soft`) takes the wide one: there a tiny
+    :math:`(1 - y) N` or :math:`y Q` adds one more rounding to the tail's.
     """
     def kernel(out, tail, other, complement, z, y, *r, band):
-        np.minimum(z, _ZEROS[: out.size], out=out)  # Q
-        np.subtract(z, out, out=other)  # N
-        np.subtract(out, other, out=tail)  # -|z|
-        np.exp(tail, out=tail)
-        band.log1p(tail, out=tail)
-        np.subtract(1.0, y, out=complement)
+        # z and y are used while their blocks are in the cache; exp and log1p come after.
+        np.bitwise_or(z.view(np.int64), _SIGN_BIT, out=tail.view(np.int64))  # -|z|
+        np.subtract(y, 1.0, out=complement)
+        soft = _any_soft(y, complement)
         if pos_weight:
+            np.minimum(z, _ZEROS[: out.size], out=out)  # Q
+            np.maximum(z, _ZEROS[: out.size], out=other)  # N
+            np.exp(tail, out=tail)
+            band.log1p(tail, out=tail, wide=soft)
             np.subtract(tail, out, out=out)
             np.multiply(out, r[0], out=out)
+            np.multiply(out, y, out=out)
             np.add(other, tail, out=other)
-            np.multiply(out, y, out=out)
+            np.multiply(other, complement, out=other)  # -(1 - y) (tail + N)
+            np.subtract(out, other, out=out)
         else:
-            np.multiply(out, y, out=out)
+            np.multiply(z, complement, out=out)
+            np.multiply(z, y, out=other)
+            np.minimum(out, other, out=out)
+            np.exp(tail, out=tail)
+            band.log1p(tail, out=tail, wide=soft)
             np.subtract(tail, out, out=out)
-        np.multiply(other, complement, out=other)
-        np.add(out, other, out=out)
 
     return kernel
+
+
+def _any_soft(y, complement):
+    """Whether a block of labels ``y`` (and ``y - 1``) holds any but 0 and 1.
+
+    ``y (y - 1)`` is 0 for the labels 0 and 1 and negative for any other in
+    [0, 1] (or nan), so its sum is 0 exactly when every label is 0 or 1.
+    ``numpy.dot`` sums it, in pieces short enough for OpenBLAS to keep to
+    one thread (its helper threads would go on spinning after the call).
+    """
+    return any(np.dot(y[start:start + _DOT], complement[start:start + _DOT]) != 0.0
+               for start in range(0, y.size, _DOT))
+
+
+_DOT = 8192
 
 
 def binary_cross_entropy_with_logits_grad(
@@ -352,6 +389,10 @@ def _check_index_shape(target_shape, input_shape, class_axis):
     )
 
 
+_PICK_BLOCK = 8192
+"""Samples per block of :meth:`_Targets.weighted_sum`."""
+
+
 def _row_starts(samples, classes):
     """``arange(samples) * classes``: where each row starts in the flattened ``(N, C)`` input."""
     return remembered(("row starts", samples, classes),
@@ -363,33 +404,108 @@ class _Targets:
 
     ``safe`` holds each index with ignored entries replaced by 0 (any valid
     class), ``weight`` the weight of each target's class, 0 where ignored,
-    and ``total_weight`` the divisor of torch's ``"mean"``.
+    and ``total_weight`` the divisor of torch's ``"mean"``; each is made when
+    first asked for.
     """
 
     def __init__(self, target, input_shape, class_axis, class_weight, ignore_index):
         num_classes = input_shape[class_axis]
-        indices, self.kept = as_class_indices(target, num_classes, ignore_index, "target")
-        _check_index_shape(indices.shape, input_shape, class_axis)
-        everything = self.kept.all()
-        self.unweighted = bool(everything) and class_weight is None
+        self.indices, self.kept = as_class_indices(target, num_classes, ignore_index, "target")
+        _check_index_shape(self.indices.shape, input_shape, class_axis)
+        self.everything = bool(self.kept.all())
+        """Whether no target is ignored."""
+        self.unweighted = self.everything and class_weight is None
         """Whether every weight is 1 (no class weights, nothing ignored)."""
-        self.safe = indices if everything else np.where(self.kept, indices, 0)
+        self._ignore_index = ignore_index
         self._class_weight = class_weight
-        self._weight = None
-        self.total_weight = (
-            float(self.kept.size) if self.unweighted else Total.of(self.weight.ravel()).float()
-        )
+        self._safe = self._weight = self._total_weight = None
+
+    def _safe_of(self, indices, kept):
+        """``indices`` with the ignored entries (``kept`` False) replaced by 0."""
+        if self.everything:
+            return indices
+        if self._ignore_index < 0:  # below every class, so the ignored entries are the negative ones
+            return np.maximum(indices, 0)
+        return np.where(kept, indices, 0)
+
+    def _weight_of(self, safe, kept):
+        """The weights of the classes ``safe``, 0 where ``kept`` is False."""
+        if self._class_weight is None:
+            return kept.astype(np.float64)
+        weight = np.asarray(self._class_weight[safe])  # fancy indexing: faster than take
+        if self.everything:
+            pass
+        elif np.all(self._class_weight >= 0.0) and np.isfinite(self._class_weight).all():
+            np.multiply(weight, kept, out=weight)  # w * 0 is +0 here
+        else:
+            weight[~kept] = 0.0
+        return weight
+
+    @property
+    def safe(self):
+        """Each class index, with the ignored ones replaced by 0."""
+        if self._safe is None:
+            self._safe = self._safe_of(self.indices, self.kept)
+        return self._safe
 
     @property
     def weight(self):
         """The weight of each target's class (1 without class weights), 0 where ignored."""
         if self._weight is None:
-            if self._class_weight is None:
-                self._weight = self.kept.astype(np.float64)
-            else:
-                self._weight = self._class_weight.take(self.safe)
-                self._weight[~self.kept] = 0.0
+            self._weight = self._weight_of(self.safe, self.kept)
         return self._weight
+
+    @property
+    def total_weight(self):
+        """The sum of the weights, the divisor of ``"mean"``."""
+        if self._total_weight is None:
+            self._total_weight = (
+                float(self.kept.size) if self.unweighted else Total.of(self.weight.ravel()).float()
+            )
+        return self._total_weight
+
+    def weighted_sum(self, values):
+        """``sum w_y x_y`` over the rows of an ``(N, C)`` array, and ``sum w_y``, as :class:`Total`.
+
+        Block by block, in temporaries small enough to stay in the cache (and
+        to be reused by malloc: arrays of a whole batch come fresh from the
+        system and are page-faulted in on every call). The second total is
+        ``None`` when every weight is 1.
+
+        With a negative ``ignore_index`` the weights are looked up in a table
+        of the class weights followed by ``-ignore_index`` zeros, where an
+        ignored target's index lands on a 0, and the value multiplied by that
+        0 is read wherever its index points (another row; the sum is then
+        not finite only if that value is not, and the caller starts again).
+        """
+        samples, classes = values.shape
+        flat, starts = values.ravel(), _row_starts(samples, classes)
+        indices, kept = self.indices.reshape(-1), self.kept.reshape(-1)
+        table = self._class_weight
+        if self.everything or 0 < -self._ignore_index <= flat.size:
+            if not self.everything:
+                weights = np.ones(classes) if table is None else table
+                table = np.concatenate([weights, np.zeros(-self._ignore_index)])
+            direct = True
+        else:
+            direct = False
+        sums, weights = [], []
+        with np.errstate(invalid="ignore", over="ignore"):
+            for start in range(0, samples, _PICK_BLOCK):
+                span = slice(start, start + _PICK_BLOCK)
+                if direct:
+                    picked = flat[indices[span] + starts[span]]
+                    weight = None if table is None else table[indices[span]]
+                else:
+                    safe = self._safe_of(indices[span], kept[span])
+                    picked = flat[safe + starts[span]]
+                    weight = self._weight_of(safe, kept[span])
+                if weight is not None:
+                    picked *= weight
+                    weights.append(np.add.reduce(weight))
+                sums.append(np.add.reduce(picked))
+        total = Total.of(np.array(sums, dtype=np.float64))
+        return total, None if self.unweighted else Total.of(np.array(weights, dtype=np.float64))
 
     def pick(self, values, class_axis=0):
         """The entries of ``values`` at the target classes, along ``class_axis``."""
@@ -462,6 +578,13 @@ def nll_loss(input, target, *, weight=None, ignore_index=-100, reduction="mean")
         is unknown.
     """
     x, class_axis, dtype, targets = _nll_operands(input, target, weight, ignore_index, reduction)
+    if reduction != "none" and x.ndim == 2:
+        # The sum of -w x is minus that of w x, unless a zero weight met an infinite x.
+        total, total_weight = targets.weighted_sum(x)
+        if np.isfinite(total.value):
+            total_weight = float(x.shape[0]) if total_weight is None else total_weight.float()
+            return finish(Total(0.0 - total.value, total.exponent), reduction, dtype,
+                          x.shape[0], total_weight)
     loss = targets.pick(x, class_axis)
     loss = np.subtract(0.0, loss, out=np.asarray(loss))  # 0 - x: a certain right answer costs +0
     if not targets.unweighted:
@@ -533,7 +656,7 @@ def _target_weights(logits, probabilities, out):
         out *= 1.0 - logits.smoothing
         out += logits.smoothing / logits.z.shape[0]
     if logits.class_weight_column is not None:
-        out *= logits.class_weight_column
+        out *= logits.class_weight_column.reshape((-1,) + (1,) * (out.ndim - 1))
     return out
 
 
@@ -647,34 +770,42 @@ def cross_entropy(
         ``reduction`` is unknown.
     """
     logits = _cross_entropy_operands(input, target, weight, reduction, label_smoothing)
-    samples = logits.z.shape[1]
+    # Per-sample values that only a sum will see go to scratch memory, which the
+    # system need not fault in afresh on every call.
+    def values(shape):
+        return np.empty(shape) if reduction == "none" else scratch("cross_entropy", shape)
+
+    loss = values(logits.sample_shape)
     if logits.probabilities is not None:
         def soft_losses(z, t, work):
             parts = softmax_parts(z, work)
             return _weighted_nll(parts, _target_weights(logits, t, work.other(z.shape[1])), work)
 
-        loss = blockwise(soft_losses, np.empty(samples), logits.z, logits.probabilities)
-        return reduce(loss.reshape(logits.sample_shape), reduction, logits.dtype)
+        blockwise(soft_losses, slices_last(loss), logits.z, logits.probabilities)
+        return reduce(loss, reduction, logits.dtype)
     targets = _Targets(
         target, logits.input_shape, logits.class_axis, logits.class_weight, ignore_index
     )
-    safe, weights = targets.safe.reshape(-1), targets.weight.reshape(-1)
+    safe = slices_last(targets.safe)
     if logits.smoothing:
         def losses(z, safe, work):
             parts = softmax_parts(z, work)
             return _target_nll(parts, safe), _weighted_nll(parts, logits.class_weight_column,
                                                             work)
 
-        nll, smooth = blockwise(losses, np.empty((2, samples)), logits.z, safe)
+        pair = values((2,) + logits.sample_shape)
+        blockwise(losses, slices_last(pair, 1), logits.z, safe)
+        nll, smooth = pair
         share = logits.smoothing / logits.z.shape[0]
         # 0 * inf is 0 in each product: a weight of 0 switches its term off.
-        loss = _times(1.0 - logits.smoothing, _times(weights, nll))
-        loss += _times(share, _times(targets.kept.reshape(-1), smooth))
+        loss = _times(1.0 - logits.smoothing, _times(targets.weight, nll))
+        loss += _times(share, _times(targets.kept, smooth))
     else:
-        nll = blockwise(lambda z, safe, work: _target_nll(softmax_parts(z, work), safe),
-                        np.empty(samples), logits.z, safe)
-        loss = _times(weights, nll)
-    return reduce(loss.reshape(logits.sample_shape), reduction, logits.dtype, targets.total_weight)
+        blockwise(lambda z, safe, work: _target_nll(softmax_parts(z, work), safe),
+                  slices_last(loss), logits.z, safe)
+        if not targets.unweighted:
+            loss = _times(targets.weight, loss)
+    return reduce(loss, reduction, logits.dtype, targets.total_weight)
 
 
 def cross_entropy_grad(
@@ -703,7 +834,7 @@ def cross_entropy_grad(
         Shape and dtype of ``input``.
     """
     logits = _cross_entropy_operands(input, target, weight, reduction, label_smoothing)
-    divisor = logits.z.shape[1]
+    divisor = logits.z[0].size  # the number of samples
     if logits.probabilities is not None:
         weighted_target = _target_weights(logits, logits.probabilities, np.empty(logits.z.shape))
     else:
@@ -711,15 +842,15 @@ def cross_entropy_grad(
             target, logits.input_shape, logits.class_axis, logits.class_weight, ignore_index
         )
         divisor = targets.total_weight
-        kept_weight = (1.0 - logits.smoothing) * targets.weight.reshape(-1)
+        kept_weight = (1.0 - logits.smoothing) * targets.weight
         weighted_target = np.zeros_like(logits.z)
-        np.put_along_axis(
-            weighted_target, targets.safe.reshape(1, -1), kept_weight[np.newaxis], axis=0
-        )
+        np.put_along_axis(weighted_target, slices_last(targets.safe)[np.newaxis],
+                          slices_last(kept_weight)[np.newaxis], axis=0)
         if logits.smoothing:
             uniform = np.full((1, 1), logits.smoothing / logits.z.shape[0])
             uniform = weighted(uniform, logits.class_weight_column)
-            weighted_target += targets.kept.reshape(1, -1) * uniform
+            uniform = uniform.reshape(uniform.shape + (1,) * (logits.z.ndim - 2))
+            weighted_target += slices_last(targets.kept)[np.newaxis] * uniform
     rows, out = _output(logits.z.shape[:1] + logits.sample_shape)
     blockwise(
         lambda z, a, work: softmax_parts(z, work).softmax() * a.sum(axis=0, keepdims=True) - a,

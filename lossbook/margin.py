@@ -16,6 +16,7 @@ from ._validation import as_input_and_target, as_real, check_signed_labels
 from .activations import _sigmoid
 
 _ZEROS = constant(0.0)
+_SIGN_BIT = np.int64(-(2**63))
 
 
 def _operands(input, target, reduction):
@@ -54,9 +55,11 @@ def _hinge_kernel(margin, squared):
 
 
 def _soft_margin_kernel(out, tail, x, y, band):
-    """``softplus(-y x) = log(1 + e^-|x|) - min(y x, 0)`` for one block (``|y x| = |x|``)."""
-    np.absolute(x, out=tail)
-    np.negative(tail, out=tail)
+    """``softplus(-y x) = log(1 + e^-|x|) - min(y x, 0)`` for one block (``|y x| = |x|``).
+
+    ``-|x|`` is ``x`` with its sign bit set.
+    """
+    np.bitwise_or(x.view(np.int64), _SIGN_BIT, out=tail.view(np.int64))
     np.exp(tail, out=tail)
     band.log1p(tail, out=tail)
     np.multiply(y, x, out=out)

@@ -581,15 +581,29 @@ _LN2_LOW = 1.90821492927058770002e-10
 
 
 def _poisson_kernel(log_input, full, eps):
-    """The loss of :func:`poisson_nll_loss` for one block."""
-    def kernel(out, term, x, t):
+    """The loss of :func:`poisson_nll_loss` for one block.
+
+    With ``log_input=False`` this is :func:`_log_shifted` in the block's
+    buffers: Knuth's TwoSum of ``x`` and ``eps`` gives their sum ``s`` and its
+    rounding error ``e`` (nan where ``x`` is infinite: the repair takes those).
+    """
+    def kernel(out, term, other, x, t):
         if log_input:
             np.exp(x, out=out)
             np.multiply(t, x, out=term)
+            np.subtract(out, term, out=out)
         else:
-            np.multiply(t, _log_shifted(x, eps), out=term)
-            out[...] = x
-        np.subtract(out, term, out=out)
+            np.add(x, eps, out=term)  # s
+            np.subtract(term, x, out=other)  # the part of s from eps
+            np.subtract(term, other, out=out)  # the part of s from x
+            np.subtract(x, out, out=out)
+            np.subtract(eps, other, out=other)
+            np.add(out, other, out=out)  # e, so that s + e = x + eps
+            np.divide(out, term, out=out)
+            np.log(term, out=term)
+            np.add(term, out, out=term)
+            np.multiply(term, t, out=term)
+            np.subtract(x, term, out=out)
         if full:
             out += _stirling(t)
 
@@ -674,7 +688,7 @@ def poisson_nll_loss(
     """
     x, t, eps, dtype = _poisson_operands(input, target, log_input, full, eps, reduction)
     return elementwise(_poisson_kernel(log_input, full, eps), [x, t], reduction, dtype,
-                       temporaries=1, repair=_poisson_repair(log_input, full, eps))
+                       temporaries=2, repair=_poisson_repair(log_input, full, eps))
 
 
 def poisson_nll_loss_grad(

@@ -191,6 +191,31 @@ def test_nll_loss_ignore_index_is_configurable():
     assert ours == 0.5
 
 
+def test_an_ignored_target_costs_plus_zero_whatever_its_class_weight():
+    """An ignored target's class weight never enters: inf gives no nan, a negative one no -0.
+
+    Targets [-1, 1, -1]: the ignored rows count as class 0 internally. By hand, the one kept
+    target costs 2 * 4 = 8, and the mean divides it by its weight 2.
+    """
+    log_p = np.array([[-1.0, -2.0], [-3.0, -4.0], [-5.0, -6.0]])
+    for first in (np.inf, -1.0):
+        weight = np.array([first, 2.0])
+        ours = lb.nll_loss(log_p, [-1, 1, -1], weight=weight, ignore_index=-1, reduction="none")
+        assert ours.tolist() == [0.0, 8.0, 0.0] and not np.signbit(ours).any()
+        assert lb.nll_loss(log_p, [-1, 1, -1], weight=weight, ignore_index=-1) == 4.0
+
+
+@pytest.mark.parametrize("label", [1, -100])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_unbatched_input_with_class_weights_matches_torch(label, reduction):
+    """An input of shape (C,) with a 0-d target and class weights (it used to raise TypeError)."""
+    x, weight = np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.5, 2.0])
+    for ours, theirs in [(lb.cross_entropy, F.cross_entropy), (lb.nll_loss, F.nll_loss)]:
+        expected = theirs(t(x), t(label), weight=t(weight), reduction=reduction).numpy()
+        got = ours(x, np.array(label), weight=weight, reduction=reduction)
+        assert_allclose(got, expected, rtol=1e-15, equal_nan=True)
+
+
 @pytest.mark.filterwarnings("ignore:reduction. 'mean' divides the total loss:UserWarning")
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum", "batchmean"])
 @pytest.mark.parametrize("log_target", [False, True])
