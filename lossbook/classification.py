@@ -210,7 +210,10 @@ def binary_cross_entropy_with_logits(
     non-negative, so nothing cancels: a confident correct prediction
     (:math:`|z| = 30`, say) gets its tiny loss :math:`\approx e^{-30}` to full
     precision, for hard and soft targets alike. Accuracy: elementwise within
-    2 ulp.
+    2 ulp for 0/1 targets without weights; within 3 ulp with soft targets
+    (labels within 1e-6 of 0 or 1 and :math:`|z|` near 2.5 reach 2.1 ulp)
+    or with ``weight`` and ``pos_weight`` (2.8 ulp measured in 6 million
+    samples), where one more rounding joins numpy's ``log1p`` and ``exp``.
 
     Parameters
     ----------

@@ -341,3 +341,18 @@ def test_a_certain_right_answer_costs_plus_zero():
     nll = lb.nll_loss(np.array([[0.0, -np.inf]]), np.array([0]), reduction="none")
     for loss in (bce, nll):
         assert np.all(loss == 0.0) and not np.any(np.signbit(loss))
+
+
+def test_bce_with_logits_soft_labels_near_0_and_1_stay_within_3_ulp():
+    """Labels within 1e-6 of 0 or 1 and |z| in [2.08, 2.77]: past 2 ulp, as the docstring says, within 3."""
+    from lossbook import exact
+
+    rng = np.random.default_rng(1)
+    n = 40000
+    z = rng.uniform(2.08, 2.77, n) * rng.choice([-1.0, 1.0], n)
+    y = np.where(rng.random(n) < 0.5, rng.uniform(0, 1e-6, n), 1 - rng.uniform(0, 1e-6, n))
+    errors = exact.ulp_errors(
+        lb.binary_cross_entropy_with_logits(z, y, reduction="none"),
+        exact.binary_cross_entropy_with_logits(z, y, reduction="none"),
+    )
+    assert 2.0 < errors.max() <= 3.0
