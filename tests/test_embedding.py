@@ -482,6 +482,21 @@ def test_sdml_loss_with_a_smoothing_whose_share_underflows():
     assert ulp(lb.sdml_loss(x1, x2, **options), exact.sdml_loss(x1, x2, **options)) <= 2
 
 
+def test_sdml_loss_of_a_nearly_certain_match_between_large_vectors():
+    """Partners 1e-9 apart, others 26.5 and more apart at 1000: losses near 1e-305, still 2 ulp.
+
+    The fast distances err by about 1e-22 here, more than such a loss can absorb: those rows take
+    the compensated distances. The third row's loss underflows to 0.
+    """
+    x1 = np.array([[1000.0], [1026.5], [1060.0]])
+    x2 = x1 + np.array([[1e-9], [-2e-9], [3e-9]])
+    options = {"smoothing_parameter": 0.0, "reduction": "none"}
+    reference = exact.sdml_loss(x1, x2, **options)
+    assert float(reference[0]) < 1e-300
+    scale = exact.sdml_loss(x1, x2, magnitude=True, **options)
+    assert ulp(lb.sdml_loss(x1, x2, **options), reference, scale) <= 2
+
+
 def test_hand_examples():
     """3-4-5 triangles, a right angle, and SDML on two points at distance 1 (0 smoothing)."""
     assert_array_equal(lb.margin_ranking_loss([3.0, 1.0], [1.0, 2.0], [1, 1], margin=0.5,
