@@ -1195,6 +1195,163 @@ def _cosine(x1, x2):
     return cos, cos_lo, (a, b, k1, k2, n1[0], n2[0], root)
 
 
+# The cosine loss's fast path.
+
+_COSINE_RANGE = (2.0**-400, 2.0**400)
+"""The largest magnitude in a block must lie in this range for the fast path (squares stay normal)."""
+
+
+def _cosine_sums(x, y):
+    r"""Per row of two ``(N, D)`` arrays, the squared norms and the dot product in two parts.
+
+    Returns ``sums`` of shape ``(6, N)``: :math:`H_{xx}, H_{yy}, H_{xy}` exact and
+    :math:`L_{xx}, L_{yy}, L_{xy}` plain, with :math:`\sum_k x_k^2 = H_{xx} +
+    L_{xx}` and so on up to the errors bounded in :func:`_fast_cosine`; and
+    ``units``, shape ``(2, N)``, the grids :math:`g_x, g_y` of each row's
+    block (0 where the block has inf, nan, only zeros, or magnitudes outside
+    ``_COSINE_RANGE``). In each block of rows, :math:`x = q_x + r_x` is split
+    by extraction on :math:`\sigma_x = 2^{k + c}` with :math:`2^k >
+    \max|x|` and :math:`c = \max(27, \lceil (53 + \log_2 D)/2 \rceil)` (or just
+    above): :math:`q_x` is a multiple of :math:`g_x = 2^{k + c - 53}` with at
+    most :math:`54 - c` bits and :math:`|r_x| \le g_x`. So every product
+    :math:`q_x q_y` is exact and so is every sum of :math:`D` of them (below
+    :math:`2^{53} g_x g_y`): :math:`H_{xy} = \sum q_x q_y`, whatever order
+    numpy adds in. :math:`L_{xy} = \sum r_x y + \sum q_x r_y`, and
+    :math:`L_{xx} = \sum r_x (x + q_x)`.
+    """
+    rows, width = x.shape
+    step = max(1, _BLOCK // width)
+    sums, units = scratch("cosine.sums", (6, rows)), scratch("cosine.units", (2, rows))
+    other = scratch("cosine.other", (min(rows, step),))
+    buffers = [buffer.reshape(-1, width)
+               for buffer in staggered("cosine", 4, min(rows, step) * width)]
+    c = max(27, math.ceil((53.0 + math.log2(width)) / 2.0 + 2.0**-10))
+    with np.errstate(all="ignore"):
+        for start in range(0, rows, step):
+            stop = min(start + step, rows)
+            block = slice(start, stop)
+            xs, ys = x[block], y[block]
+            tops = [max(float(np.maximum.reduce(v, axis=None)),
+                        -float(np.minimum.reduce(v, axis=None))) for v in (xs, ys)]
+            if not all(_COSINE_RANGE[0] <= top < _COSINE_RANGE[1] for top in tops):
+                sums[:, block], units[:, block] = 0.0, 0.0
+                continue
+            (sigma_x, unit_x), (sigma_y, unit_y) = (
+                (math.ldexp(1.0, power + c), math.ldexp(1.0, power + c - 53))
+                for power in (math.frexp(top)[1] for top in tops))
+            qx, rx, qy, ry = (buffer[:stop - start] for buffer in buffers)
+            np.add(xs, sigma_x, out=qx)
+            qx -= sigma_x
+            np.subtract(xs, qx, out=rx)
+            np.add(ys, sigma_y, out=qy)
+            qy -= sigma_y
+            np.subtract(ys, qy, out=ry)
+            np.einsum("ij,ij->i", qx, qx, out=sums[0, block])
+            np.einsum("ij,ij->i", qy, qy, out=sums[1, block])
+            np.einsum("ij,ij->i", qx, qy, out=sums[2, block])
+            np.einsum("ij,ij->i", rx, ys, out=sums[5, block])
+            sums[5, block] += np.einsum("ij,ij->i", qx, ry, out=other[:stop - start])
+            qx += xs
+            np.einsum("ij,ij->i", rx, qx, out=sums[3, block])
+            qy += ys
+            np.einsum("ij,ij->i", ry, qy, out=sums[4, block])
+            units[0, block], units[1, block] = unit_x, unit_y
+    return sums, units
+
+
+def _split(a):
+    """``a`` as ``high + low``, each with at most 26 significant bits (Veltkamp)."""
+    c = _SPLITTER * a
+    high = c - (c - a)
+    return high, a - high
+
+
+def _product_error(a, b, split_a, split_b):
+    """The rounding error of ``fl(a * b)`` (Dekker), given the splits of ``a`` and ``b``."""
+    (ah, al), (bh, bl) = split_a, split_b
+    return ((ah * bh - a * b) + ah * bl + al * bh) + al * bl
+
+
+def _fast_cosine(x, y, labels, margin):
+    """The cosine losses (before reduction) of ``(N, D)`` rows, fast where a row bound proves them.
+
+    ``labels`` holds -1 and +1 (nan propagates). Returns the losses, and the
+    rows left to the compensated path.
+
+    The sums of :func:`_cosine_sums` err by at most (per row, from its block's
+    grids and largest magnitudes, :math:`k_D = 1.02 (D + 1) u`)
+    :math:`E_{xx} = k_D g_x D (2 M_x + g_x)`,
+    :math:`E_{xy} = k_D D (g_x M_y + g_y (M_x + g_x)) + u |L_{xy}|`, and the
+    norms' :math:`L + \\epsilon` add their rounding. With :math:`A, B, C` the
+    norms and the dot, :math:`\\cos = C / \\sqrt{AB}` then errs by at most
+    :math:`E_C / \\sqrt{AB} + |\\cos| (E_A / 2A + E_B / 2B)` (to first order; the
+    second is below :math:`2^{-40}` of it), plus :math:`24 u^2` for the
+    double-length arithmetic below. A row is proven where that total is at
+    most :math:`u |V| (1 - 2^{-40})`, :math:`V` the loss before the clamp:
+    the final rounding adds :math:`u |V|`, so the loss is within 1 ulp, and
+    the clamp's side is sure.
+    """
+    rows, width = x.shape
+    sums, units = _cosine_sums(x, y)
+    value, unproven = np.empty(rows), np.empty(rows, dtype=bool)
+    for start in range(0, rows, _CHUNK):
+        chunk = slice(start, start + _CHUNK)  # small temporaries, reused from call to call
+        value[chunk], unproven[chunk] = _cosine_chunk(sums[:, chunk], units[:, chunk],
+                                                      labels[chunk], margin, width)
+    return value, unproven
+
+
+_CHUNK = 8192
+"""Rows per chunk of the per-row arithmetic of the fast paths (64 KiB arrays)."""
+
+
+def _cosine_chunk(sums, units, labels, margin, width):
+    """:func:`_fast_cosine` on a chunk of rows, from their sums and grids."""
+    high_xx, high_yy, high_xy, low_xx, low_yy, low_xy = sums
+    unit_x, unit_y = units
+    with np.errstate(all="ignore"):
+        # The norms with epsilon and the dot, each as a normalised double-length number.
+        a_high, a_low = two_sum(high_xx, low_xx + COSINE_EPSILON)
+        b_high, b_low = two_sum(high_yy, low_yy + COSINE_EPSILON)
+        c_high, c_low = two_sum(high_xy, low_xy)
+        # R = sqrt(A B) and cos = C / R in double length.
+        split_a, split_b = _split(a_high), _split(b_high)
+        p_high = a_high * b_high
+        p_low = _product_error(a_high, b_high, split_a, split_b) + (a_high * b_low + a_low * b_high)
+        root = np.sqrt(p_high)
+        split_r = _split(root)
+        square = root * root
+        root_low = ((p_high - square) - _product_error(root, root, split_r, split_r) + p_low)
+        root_low /= 2.0 * root
+        cos = c_high / root
+        back = cos * root
+        back_error = _product_error(cos, root, _split(cos), split_r)
+        cos_low = (((c_high - back) - back_error) + c_low - cos * root_low) / root
+        # The loss before the clamp, V, in double length, rounded once.
+        similar, error = two_sum(1.0, -cos)
+        similar += error - cos_low
+        dissimilar, error = two_sum(cos, -margin)
+        dissimilar += error + cos_low
+        value = np.where(labels == 1.0, similar, dissimilar)
+        value = np.where(np.isnan(labels), np.nan, value)
+        # Its error bound (see above); 2**k >= the block's largest magnitude is g 2**(53 - c).
+        c = max(27, math.ceil((53.0 + math.log2(width)) / 2.0 + 2.0**-10))
+        top_x, top_y = unit_x * 2.0**(53 - c), unit_y * 2.0**(53 - c)
+        k = 1.02 * (width + 1) * _U * width
+        error_a = k * unit_x * (2.0 * top_x + unit_x) + _U * np.abs(low_xx + COSINE_EPSILON)
+        error_b = k * unit_y * (2.0 * top_y + unit_y) + _U * np.abs(low_yy + COSINE_EPSILON)
+        error_c = k * (unit_x * top_y + unit_y * (top_x + unit_x)) + _U * np.abs(low_xy)
+        size = np.abs(cos)
+        total = (error_c / root + size * (error_a / (2.0 * a_high) + error_b / (2.0 * b_high)))
+        total *= 1.0 + 2.0**-30
+        total += _U * _U * (28.0 * size + 4.0 * (1.0 + abs(margin)))
+        proven = ((total <= _U * np.abs(value) * (1.0 - 2.0**-40)) & (unit_x > 0.0)
+                  & (error_a <= 2.0**-40 * a_high) & (error_b <= 2.0**-40 * b_high))
+        proven |= np.isnan(labels)
+        value = np.where(labels == 1.0, value, np.maximum(value, 0.0))
+    return value, ~proven
+
+
 def _cosine_operands(input1, input2, target, margin, reduction):
     margin = _finite(margin, "margin")
     (x1, x2), dtype, dtypes = _arrays(("input1", "input2"), (input1, input2))
@@ -1275,8 +1432,15 @@ def cosine_embedding_loss(input1, input2, target, *, margin=0.0, reduction="mean
     array([1., 1.])
     """
     x1, x2, y, margin, dtype, _ = _cosine_operands(input1, input2, target, margin, reduction)
-    value, _, _, _ = _cosine_values(x1, x2, y, margin)
-    return reduce(value, reduction, dtype)
+    if not _fast_shape(x1):
+        value, _, _, _ = _cosine_values(x1, x2, y, margin)
+        return reduce(value, reduction, dtype)
+    value, unproven = _fast_cosine(_rows(x1), _rows(x2), y.reshape(-1), margin)
+    if unproven.any():
+        rows = np.flatnonzero(unproven)
+        value[rows], _, _, _ = _cosine_values(_rows(x1)[rows], _rows(x2)[rows], y.reshape(-1)[rows],
+                                              margin)
+    return reduce(value.reshape(y.shape), reduction, dtype)
 
 
 def cosine_embedding_loss_grad(input1, input2, target, *, margin=0.0, reduction="mean"):
