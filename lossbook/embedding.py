@@ -594,8 +594,8 @@ _U = 2.0**-53
 """The unit roundoff: a rounded float64 operation errs by at most ``_U`` times its result."""
 _BLOCK = 32768
 """Elements per block of a fast path (256 KiB a buffer)."""
-_SIGMA_RANGE = (2.0**-960, 2.0**1000)
-"""The powers of two a block's sums are extracted on; outside, the block takes the compensated path."""
+_SIGMA_POWERS = (-960, 1000)
+"""The exponents of the powers of two a block's sums are extracted on (see :func:`_square_sums`)."""
 _SMALLEST_SUM = 2.0**-900
 """A row whose fast sum of squares lies below this takes the compensated path."""
 _ROUNDING = {  # (plain, double length): |d_c - d| <= c * u * d_c + c0 (see _fast_distance)
@@ -629,7 +629,7 @@ def _square_sums(x, y, eps, name):
     (at least ``_SMALLEST_SUM``): a row whose sum reaches it has
     :math:`u D \epsilon^2 + 1.12 E + D\, 2^{-1074} \le 2^{-12} u\, x`, which
     :func:`_fast_distance` needs. A block with inf or nan, or whose
-    :math:`\sigma` falls outside ``_SIGMA_RANGE``, gets the floor inf (and
+    :math:`\sigma` falls outside ``2**_SIGMA_POWERS``, gets the floor inf (and
     sums 0). The three arrays are scratch arrays named after ``name``.
     """
     rows, width = x.shape
@@ -648,12 +648,12 @@ def _square_sums(x, y, eps, name):
             if eps:
                 t += eps
             np.multiply(t, t, out=t)
-            top = float(np.max(t))
-            power = math.frexp(2.0 * width * top)[1] if top > 0.0 else -1074
-            sigma = math.ldexp(1.0, max(power, -960))  # _SIGMA_RANGE[0] at least
-            if not (math.isfinite(top) and sigma <= _SIGMA_RANGE[1]):  # inf, nan or too large
+            reach = 2.0 * width * float(np.max(t))  # inf or nan: the compensated path
+            power = math.frexp(reach)[1] if reach > 0.0 else -1074
+            if not (math.isfinite(reach) and power <= _SIGMA_POWERS[1]):
                 high[start:stop], low[start:stop], floor[start:stop] = 0.0, 0.0, np.inf
                 continue
+            sigma = math.ldexp(1.0, max(power, _SIGMA_POWERS[0]))
             np.add(t, sigma, out=q)
             q -= sigma
             t -= q
@@ -1257,13 +1257,6 @@ def _cosine_sums(x, y):
             np.einsum("ij,ij->i", ry, qy, out=sums[4, block])
             units[0, block], units[1, block] = unit_x, unit_y
     return sums, units
-
-
-def _split(a):
-    """``a`` as ``high + low``, each with at most 26 significant bits (Veltkamp)."""
-    c = _SPLITTER * a
-    high = c - (c - a)
-    return high, a - high
 
 
 def _product_error(a, b, split_a, split_b):
