@@ -34,7 +34,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ._compensated import accurate_sum, two_sum, two_sum_into
-from ._reduction import check_reduction, reduce, reduce_gradient, scratch, staggered
+from ._reduction import check_reduction, constant, elementwise, reduce, reduce_gradient
+from ._reduction import scratch, staggered
 from ._validation import as_float64, as_positive, as_real, as_real_in, check_flag, check_shape
 from ._validation import check_signed_labels
 from .activations import softmax
@@ -258,6 +259,8 @@ def _gradients(gradients, dtypes):
 
 # Margin ranking.
 
+_ZEROS = constant(0.0)
+
 
 def _ranking(input1, input2, target, margin, reduction):
     margin = _finite(margin, "margin")
@@ -312,8 +315,51 @@ def margin_ranking_loss(input1, input2, target, *, margin=0.0, reduction="mean")
     >>> lb.margin_ranking_loss([3.0, 1.0], [1.0, 2.0], [1, 1], margin=0.5, reduction="none")
     array([0. , 1.5])
     """
-    value, _, dtype, _ = _ranking(input1, input2, target, margin, reduction)
-    return reduce(np.maximum(value, 0.0), reduction, dtype)
+    margin = _finite(margin, "margin")
+    (x1, x2, y), dtype, _ = _arrays(("input1", "input2", "target"), (input1, input2, target))
+    check_reduction(reduction)
+    check_signed_labels(y, "target")
+
+    def careful(x1, x2, y):
+        value, _, _, _ = _ranking(x1, x2, y, margin, "none")
+        return np.maximum(value, 0.0)
+
+    return elementwise(_ranking_kernel(margin), [x1, x2, y], reduction, dtype, temporaries=4,
+                       repair=careful)
+
+
+def _ranking_kernel(margin):
+    """:func:`_ranking`'s hinge of one block, clamped at 0, in reused buffers.
+
+    The same TwoSums (so the same values): ``x1 - x2 = d + e`` exactly, then
+    ``margin - y d`` exactly (``y`` is -1 or +1, so ``y d`` and ``y e`` are
+    exact), rounded once with ``- y e``. Where ``x1 - x2`` overflows TwoSum's
+    error is nan and the value too; ``elementwise`` then hands those elements
+    to the careful path.
+    """
+    level = constant(margin)
+
+    def kernel(out, first, second, third, fourth, x1, x2, y):
+        m = level[:out.size]
+        np.subtract(x1, x2, out=out)  # d; e = (x1 - (d - b)) - (x2 + b), b = d - x1
+        np.subtract(out, x1, out=first)
+        np.subtract(out, first, out=second)
+        np.subtract(x1, second, out=second)
+        first += x2
+        second -= first  # e
+        out *= y  # y d
+        second *= y  # y e
+        np.subtract(m, out, out=first)  # s = margin - y d; its error (m - (s - b)) - (y d + b)
+        np.subtract(first, m, out=third)
+        np.subtract(first, third, out=fourth)
+        np.subtract(m, fourth, out=fourth)
+        third += out
+        fourth -= third
+        fourth -= second
+        np.add(first, fourth, out=out)
+        np.maximum(out, _ZEROS[:out.size], out=out)
+
+    return kernel
 
 
 def margin_ranking_loss_grad(input1, input2, target, *, margin=0.0, reduction="mean"):
