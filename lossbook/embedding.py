@@ -644,7 +644,7 @@ _SIGMA_POWERS = (-960, 1000)
 """The exponents of the powers of two a block's sums are extracted on (see :func:`_square_sums`)."""
 _SMALLEST_SUM = 2.0**-900
 """A row whose fast sum of squares lies below this takes the compensated path."""
-_ROUNDING = {  # (plain, double length): |d_c - d| <= c * u * d_c + c0 (see _fast_distance)
+_ROUNDING = {  # (plain, double length): |d_c - d| <= c * u * d_c + c0 (see _fast_distances)
     "root": ((4.0 + 2.0**-9) * _U, (2.5 + 2.0**-9) * _U),
     "squared": ((4.0 + 2.0**-9) * _U, (3.0 + 2.0**-9) * _U),
 }
@@ -660,8 +660,8 @@ def _rows(array):
     return np.ascontiguousarray(array.reshape(-1, array.shape[-1]))
 
 
-def _square_sums(x, y, eps, name):
-    r"""Per row of two ``(N, D)`` arrays, :math:`\sum_k p_k` as ``high + low``, and a floor.
+def _square_sums(pairs, eps, names):
+    r"""Per row of pairs of ``(N, D)`` arrays, :math:`\sum_k p_k` as ``high + low``, and a floor.
 
     With :math:`t_k = \mathrm{fl}(\mathrm{fl}(x_k - y_k) + \epsilon)` and
     :math:`p_k = \mathrm{fl}(t_k^2)`. In each block of rows, :math:`\sigma` is a
@@ -674,13 +674,16 @@ def _square_sums(x, y, eps, name):
     :math:`\tau = 2^{12}(D\epsilon^2 + 1.12 D^2 u \sigma + D\, 2^{-1021})`
     (at least ``_SMALLEST_SUM``): a row whose sum reaches it has
     :math:`u D \epsilon^2 + 1.12 E + D\, 2^{-1074} \le 2^{-12} u\, x`, which
-    :func:`_fast_distance` needs. A block with inf or nan, or whose
+    :func:`_fast_distances` needs. A block with inf or nan, or whose
     :math:`\sigma` falls outside ``2**_SIGMA_POWERS``, gets the floor inf (and
-    sums 0). The three arrays are scratch arrays named after ``name``.
+    sums 0). The three arrays of each pair are scratch arrays named after its
+    name in ``names``. The pairs are taken together, block by block, so that an
+    array they share (the anchors) is read from memory once.
     """
-    rows, width = x.shape
+    rows, width = pairs[0][0].shape
     step = max(1, _BLOCK // width)
-    high, low, floor = (scratch(f"{name}.{part}", (rows,)) for part in ("high", "low", "floor"))
+    results = [tuple(scratch(f"{name}.{part}", (rows,)) for part in ("high", "low", "floor"))
+               for name in names]
     length = min(rows, step) * width
     extracted, remainders = (buffer.reshape(-1, width) for buffer in
                              staggered("embedding", 2, length))
@@ -690,29 +693,30 @@ def _square_sums(x, y, eps, name):
             stop = min(start + step, rows)
             count = stop - start
             q, t = extracted[:count], remainders[:count]
-            np.subtract(x[start:stop], y[start:stop], out=t)
-            if eps:
-                t += eps
-            np.multiply(t, t, out=t)
-            reach = 2.0 * width * float(np.max(t))  # inf or nan: the compensated path
-            power = math.frexp(reach)[1] if reach > 0.0 else -1074
-            if not (math.isfinite(reach) and power <= _SIGMA_POWERS[1]):
-                high[start:stop], low[start:stop], floor[start:stop] = 0.0, 0.0, np.inf
-                continue
-            sigma = math.ldexp(1.0, max(power, _SIGMA_POWERS[0]))
-            np.add(t, sigma, out=q)
-            q -= sigma
-            t -= q
-            np.dot(q, ones, out=high[start:stop])
-            np.dot(t, ones, out=low[start:stop])
-            tau = 2.0**12 * (width * eps * eps + 1.12 * width * width * _U * sigma
-                             + width * 2.0**-1021)
-            floor[start:stop] = max(tau, _SMALLEST_SUM)
-    return high, low, floor
+            for (x, y), (high, low, floor) in zip(pairs, results):
+                np.subtract(x[start:stop], y[start:stop], out=t)
+                if eps:
+                    t += eps
+                np.multiply(t, t, out=t)
+                reach = 2.0 * width * float(np.maximum.reduce(t, axis=None))  # inf, nan: skip
+                power = math.frexp(reach)[1] if reach > 0.0 else -1074
+                if not (math.isfinite(reach) and power <= _SIGMA_POWERS[1]):
+                    high[start:stop], low[start:stop], floor[start:stop] = 0.0, 0.0, np.inf
+                    continue
+                sigma = math.ldexp(1.0, max(power, _SIGMA_POWERS[0]))
+                np.add(t, sigma, out=q)
+                q -= sigma
+                t -= q
+                np.dot(q, ones, out=high[start:stop])
+                np.dot(t, ones, out=low[start:stop])
+                tau = 2.0**12 * (width * eps * eps + 1.12 * width * width * _U * sigma
+                                 + width * 2.0**-1021)
+                floor[start:stop] = max(tau, _SMALLEST_SUM)
+    return results
 
 
 class _FastDistance(NamedTuple):
-    """One distance of each row, by :func:`_fast_distance`."""
+    """One distance of each row, by :func:`_fast_distances`."""
 
     value: np.ndarray
     """The plain distance ``d_c``: ``fl(high + low)``, or its rounded square root."""
@@ -721,13 +725,14 @@ class _FastDistance(NamedTuple):
     low: np.ndarray
     """The sum of their remainders."""
     usable: np.ndarray
-    """Rows whose error the bounds of :func:`_fast_distance` cover."""
+    """Rows whose error the bounds of :func:`_fast_distances` cover."""
     offset: float
     """``c0`` of those bounds."""
 
 
-def _fast_distance(x, y, eps, squared, name):
-    r"""The squared 2-norm of ``x - y`` (``squared``) or the 2-norm of ``x - y + eps``, row by row.
+def _fast_distances(pairs, eps, squared, names):
+    r"""For each pair ``(x, y)``, the squared 2-norm of ``x - y`` (``squared``) or the 2-norm of
+    ``x - y + eps``, row by row (a :class:`_FastDistance` each).
 
     Where ``usable``, the plain value ``d_c`` errs by at most
     :math:`c\,u\,d_c + c_0` with :math:`c` the first of ``_ROUNDING[kind]``,
@@ -759,13 +764,16 @@ def _fast_distance(x, y, eps, squared, name):
     :math:`(2.5 + 2^{-11}) u \sqrt{x_s} + 2.001 u\epsilon\sqrt D` plus
     :math:`8 u^2 \sqrt{x_s}` for its own roundings.
     """
-    high, low, floor = _square_sums(x, y, eps, name)
-    with np.errstate(all="ignore"):
-        total = np.add(high, low, out=scratch(f"{name}.value", high.shape))
-        usable = np.greater_equal(total, floor, out=scratch(f"{name}.usable", high.shape, bool))
-        value = total if squared else np.sqrt(total, out=total)
-    offset = 0.0 if squared else 2.02 * _U * eps * math.sqrt(x.shape[1])
-    return _FastDistance(value, high, low, usable, offset)
+    offset = 0.0 if squared else 2.02 * _U * eps * math.sqrt(pairs[0][0].shape[1])
+    distances = []
+    for name, (high, low, floor) in zip(names, _square_sums(pairs, eps, names)):
+        with np.errstate(all="ignore"):
+            total = np.add(high, low, out=scratch(f"{name}.value", high.shape))
+            usable = np.greater_equal(total, floor,
+                                      out=scratch(f"{name}.usable", high.shape, bool))
+            value = total if squared else np.sqrt(total, out=total)
+        distances.append(_FastDistance(value, high, low, usable, offset))
+    return distances
 
 
 def _double_length(distance, rows, squared):
@@ -854,7 +862,7 @@ def _double_length_hinges(margin, rows, near, far, kind):
 def _proven_hinges(margin, near, far, pairs, eps, squared, name):
     """The hinges ``margin + d(*pairs[0]) - d(*pairs[1])`` of every row, each proven or recomputed.
 
-    ``near`` and ``far`` are the :func:`_fast_distance` of the two pairs of
+    ``near`` and ``far`` are the :func:`_fast_distances` of the two pairs of
     ``(N, D)`` arrays. Rows the plain pass does not prove are redone in
     double length, and rows that cannot be (inf, nan, extreme magnitudes,
     distances too small for the bounds, a sign too close to call) by the
@@ -886,14 +894,12 @@ def _fast_triplet(arrays, margin, swap, eps, squared):
     """
     shape = arrays[0].shape[:-1]
     anchor, positive, negative = (_rows(array) for array in arrays)
-    near = _fast_distance(anchor, positive, eps, squared, "near")
-    far = _fast_distance(anchor, negative, eps, squared, "far")
-    value = _proven_hinges(margin, near, far, ((anchor, positive), (anchor, negative)), eps,
-                           squared, "hinge")
+    pairs = [(anchor, positive), (anchor, negative), (positive, negative)][:3 if swap else 2]
+    near, far, *swapped = _fast_distances(pairs, eps, squared, ["near", "far", "swapped"])
+    value = _proven_hinges(margin, near, far, pairs[:2], eps, squared, "hinge")
     if swap:
-        swapped = _fast_distance(positive, negative, eps, squared, "far")  # far is done with
-        other = _proven_hinges(margin, near, swapped, ((anchor, positive), (positive, negative)),
-                               eps, squared, "swap")
+        other = _proven_hinges(margin, near, swapped[0], [pairs[0], pairs[2]], eps, squared,
+                               "swap")
         np.maximum(value, other, out=value)
     return value.reshape(shape)
 
