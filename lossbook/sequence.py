@@ -213,6 +213,14 @@ def _emissions(batch, labels, frames, samples):
     return emissions
 
 
+def _emissions_across(batch, labels, frames, samples):
+    """:func:`_emissions` laid out ``(T, W, n)``: for each frame, each state's samples in a row."""
+    rows = labels[samples].T
+    emissions = batch.log_probs[:frames, samples[None, :], rows]
+    emissions[:, np.arange(rows.shape[0])[:, None] > 2 * batch.target_lengths[samples]] = -np.inf
+    return emissions
+
+
 _LARGEST = np.finfo(np.float64).max
 
 # numpy's float64 log1p (AVX-512 kernels, numpy >= 1.22) errs by up to 1.8 eps
@@ -580,8 +588,7 @@ def _fast_forward(lattice, batch):
             steps = max(1, int(np.maximum.reduce(batch.input_lengths[chunk])))
             forward = _Forward(chunk.size, states)
             # (T, W, samples): each state's row contiguous.
-            across = _emissions(batch, lattice.labels[:, :states], steps, chunk).transpose(0, 2, 1)
-            across = across.copy()
+            across = _emissions_across(batch, lattice.labels[:, :states], steps, chunk)
             penalty = np.where(lattice.skip[chunk, :states], 0.0, -np.inf).T.copy()
             forward.high[2:4] = across[0, :2]
             for t in range(steps):
