@@ -981,9 +981,11 @@ def gaussian_nll_loss(input, target, var, *, full=False, eps=1e-6, reduction="me
     within 2 ulp of the sum of the terms' magnitudes,
     :math:`\tfrac12 (|\log v_i| + (\hat y_i - y_i)^2 / v_i\ [+ \log 2\pi])`,
     and within 2 ulp of the loss itself where :math:`v_i \ge 1`. The
-    difference :math:`\hat y_i - y_i` and its square are carried with their
-    rounding errors and the sum is compensated, so the only roundings left are
-    those of the logarithm, of one division and of the result; nothing
+    difference :math:`\hat y_i - y_i` and its square are formed exactly
+    (TwoSum, Dekker's product) and rounded once, so the only roundings left
+    are that one, those of one division and of the logarithm (within 1.1 eps:
+    numpy's, or ``log1p(v - 1)`` on :math:`[1 + 2^{-6}, 1 + 2^{-5}]`, where
+    numpy's log errs by up to 1.55 eps), and that of the result; nothing
     overflows unless the loss does.
 
     Parameters
