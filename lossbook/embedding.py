@@ -1438,7 +1438,12 @@ def cosine_embedding_loss(input1, input2, target, *, margin=0.0, reduction="mean
     products of nearly orthogonal vectors cancel (well under 1 ulp of the
     terms' magnitudes, :math:`1 + \sum_k |x_{1,k} x_{2,k}| / \sqrt{\cdot}`
     for :math:`y = 1` and :math:`|\text{margin}| + \sum_k |x_{1,k} x_{2,k}| / \sqrt{\cdot}`
-    for :math:`y = -1`).
+    for :math:`y = -1`). A batch first takes a faster path: the inputs, split
+    exactly into short pieces in blocks of rows, give the norms and the dot
+    product in double length with an error bound for each row, and a row
+    whose bound does not prove the loss within 1 ulp outright (nearly
+    parallel pairs with label 1, a cosine at the margin with label -1, rows
+    much smaller than the largest of their block) is computed as above.
 
     Parameters
     ----------

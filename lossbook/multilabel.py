@@ -41,6 +41,8 @@ def _class_input(input):
     return x, dtype
 
 
+_U = 2.0**-53
+"""The unit roundoff: a rounded float64 operation errs by at most ``_U`` times its result."""
 _BLOCK = 32768
 """Elements per block of :func:`_class_sums` (256 KiB a buffer)."""
 _SIGMA_POWERS = (-960, 1000)
@@ -88,9 +90,6 @@ def _class_sums(terms):
             bound = 1.01 * classes * classes * _U * _U * sigma / (2.0**-20 * _U)
             np.less_equal(bound, np.abs(sums[start:stop]), out=proven[start:stop])
     return sums, proven
-
-
-_U = 2.0**-53
 
 
 def _class_mean(terms):
@@ -462,9 +461,9 @@ def _fast_margin_losses(x, y):
     :math:`u\sigma`, add up with an error below :math:`E = 1.01 C^4 u^2
     \sigma`. So each sample's total is within :math:`E` of exact before its
     rounding, as the careful path's; a sample is proven where :math:`E \le
-    2^{-20} u` times its total. Samples with a score beyond
-    ``_FAST_SCORES`` or not finite, or in a chunk whose :math:`\sigma`
-    would overflow, are not proven.
+    2^{-20} u` times its total (or the total is 0: every hinge is 0). The
+    samples of a chunk with a score beyond ``_FAST_SCORES`` or not finite are
+    not proven (elsewhere :math:`\sigma` stays below :math:`2^{1000}`).
     """
     samples, classes = x.shape
     listed = np.logical_and.accumulate(y >= 0, axis=1)
