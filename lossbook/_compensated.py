@@ -86,3 +86,20 @@ def accurate_sum(terms, high, estimate, relative_errors=None):
         np.multiply(high, relative_errors, out=high)
         np.add(terms, high, out=terms)
     return fast_two_sum(high_sum, np.add.reduce(terms, axis=0, keepdims=True))
+
+
+def two_sum_into(a, b, high, low, work):
+    r"""Knuth's TwoSum of two float64 arrays into preallocated arrays: ``high + low = a + b``.
+
+    ``high``, ``low`` and ``work`` have the broadcast shape of ``a`` and ``b``
+    and must not overlap them (``work`` is scratch). Six operations and no
+    temporaries; unlike :func:`two_sum` the error is left nan where the sum
+    is not finite, for callers whose operands keep it finite.
+    """
+    np.add(a, b, out=high)
+    np.subtract(high, a, out=work)  # b_virtual
+    np.subtract(high, work, out=low)  # a_virtual
+    np.subtract(a, low, out=low)  # a - a_virtual
+    np.subtract(b, work, out=work)  # b - b_virtual
+    np.add(low, work, out=low)
+    return high, low

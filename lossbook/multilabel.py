@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from ._compensated import accurate_sum, two_sum
-from ._reduction import SCALE, check_reduction, reduce
+from ._reduction import SCALE, check_reduction, reduce, staggered
 from ._validation import _as_array, as_float64
 from .classification import (
     binary_cross_entropy_with_logits,
@@ -41,6 +41,57 @@ def _class_input(input):
     return x, dtype
 
 
+_U = 2.0**-53
+"""The unit roundoff: a rounded float64 operation errs by at most ``_U`` times its result."""
+_BLOCK = 32768
+"""Elements per block of :func:`_class_sums` (256 KiB a buffer)."""
+_SIGMA_POWERS = (-960, 1000)
+"""The exponents of the powers of two :func:`_class_sums` extracts on."""
+
+
+def _class_sums(terms):
+    r"""Each row's sum over the last axis of ``(N, C)`` float64 ``terms``, fast, and where it is proven.
+
+    In each block of rows, :math:`\sigma` is a power of two with :math:`\sigma
+    \ge 2 C \max|t|`; :math:`q = (\sigma + t) - \sigma` and :math:`r = t - q`
+    are exact, the :math:`q` are multiples of :math:`2^{-53}\sigma` whose
+    partial sums stay below :math:`\sigma`, so their row sums (by BLAS) are
+    exact, and the plain row sums of the :math:`|r| \le 2^{-53}\sigma` err by
+    at most :math:`E = 1.01 C^2 u^2 \sigma`. The row's sum, ``fl(high +
+    low)``, is therefore within half an ulp plus :math:`E` of the exact sum,
+    as :func:`lossbook._compensated.accurate_sum` gives; a row is proven where
+    :math:`E \le 2^{-20} u` times that sum's magnitude (at most the sum of
+    the terms' magnitudes). Blocks with inf or nan, or extreme magnitudes,
+    are not proven.
+    """
+    rows, classes = terms.shape
+    step = max(1, _BLOCK // classes)
+    sums, proven = np.empty(rows), np.zeros(rows, dtype=bool)
+    low = np.empty(min(rows, step))
+    buffer = np.empty((min(rows, step), classes))
+    ones = np.ones(classes)
+    with np.errstate(all="ignore"):
+        for start in range(0, rows, step):
+            stop = min(start + step, rows)
+            block, q, rest = terms[start:stop], buffer[:stop - start], low[:stop - start]
+            top = max(float(np.maximum.reduce(block, axis=None)),
+                      -float(np.minimum.reduce(block, axis=None)))
+            reach = 2.0 * classes * top  # inf or nan: the careful path
+            power = math.frexp(reach)[1] if reach > 0.0 else -1074
+            if not (math.isfinite(reach) and power <= _SIGMA_POWERS[1]):
+                continue
+            sigma = math.ldexp(1.0, max(power, _SIGMA_POWERS[0]))
+            np.add(block, sigma, out=q)
+            q -= sigma
+            np.dot(q, ones, out=sums[start:stop])
+            np.subtract(block, q, out=q)
+            np.dot(q, ones, out=rest)
+            sums[start:stop] += rest
+            bound = 1.01 * classes * classes * _U * _U * sigma / (2.0**-20 * _U)
+            np.less_equal(bound, np.abs(sums[start:stop]), out=proven[start:stop])
+    return sums, proven
+
+
 def _class_mean(terms):
     """The mean over the last axis of float64 ``terms``, from a sum that is nearly exact.
 
@@ -53,6 +104,25 @@ def _class_mean(terms):
     summed scaled by ``2**-SCALE``. A slice with an infinite or nan term gets
     the plain sum (inf or nan). The result has the shape of ``terms`` without
     its last axis; with no classes it is nan (0/0), as in torch.
+    """
+    classes = terms.shape[-1]
+    if not (classes and terms.size):
+        return _careful_class_mean(terms)
+    flat = terms.reshape(-1, classes)
+    means, proven = _class_sums(flat)  # sums, first; rows the fast sums prove
+    with np.errstate(all="ignore"):
+        np.divide(means, classes, out=means)
+    if not proven.all():
+        rest = np.flatnonzero(~proven)
+        means[rest] = _careful_class_mean(flat[rest])
+    return means.reshape(terms.shape[:-1])
+
+
+def _careful_class_mean(terms):
+    """:func:`_class_mean` by ``accurate_sum``, sample by sample (see there).
+
+    The fast path (:func:`_class_sums`) gives the same bound where it proves
+    it; the rows it does not prove, and arrays without rows or classes, come here.
     """
     classes = terms.shape[-1]
     rows = np.moveaxis(terms, -1, 0).reshape(classes, math.prod(terms.shape[:-1]))  # a copy
@@ -347,6 +417,15 @@ def multilabel_margin_loss(input, target, *, reduction="mean"):
     0.85
     """
     x, y, shape, dtype = _margin_operands(input, target, reduction)
+    losses, proven = _fast_margin_losses(x, y)
+    if not proven.all():
+        rows = np.flatnonzero(~proven)
+        losses[rows] = _careful_margin_losses(x[rows], y[rows])
+    return reduce(losses.reshape(shape), reduction, dtype)
+
+
+def _careful_margin_losses(x, y):
+    """The per-sample losses of :func:`multilabel_margin_loss`, position by position (see there)."""
     targets = _Targets(y)
     classes = x.shape[1]
     totals = _margin_totals(x, targets)
@@ -361,7 +440,102 @@ def multilabel_margin_loss(input, target, *, reduction="mean"):
         losses = totals / classes
         if large.any():
             losses[again] = np.ldexp(losses[again], SCALE)
-    return reduce(losses.reshape(shape), reduction, dtype)
+    return losses
+
+
+_FAST_SCORES = 2.0**900
+"""Rows with a score beyond this (or not finite) take the careful path."""
+
+
+def _fast_margin_losses(x, y):
+    r"""The per-sample losses of :func:`multilabel_margin_loss` for all pairs at once, and which are proven.
+
+    Every (sample, listed target) pair is a row of hinges against the
+    sample's classes, computed as :func:`_hinges` does (so each hinge and its
+    sign are the same), in chunks of samples. A chunk's hinges are extracted
+    on one power of two :math:`\sigma \ge 2 C^2 \max h` (Rump, Ogita and
+    Oishi): the extracted parts, multiples of :math:`2^{-53}\sigma`, add up
+    exactly whatever the order, over a pair's classes (BLAS) and then over a
+    sample's pairs (``numpy.add.reduceat``), since a sample's at most
+    :math:`C^2` hinges sum below :math:`\sigma/2`; the remainders, below
+    :math:`u\sigma`, add up with an error below :math:`E = 1.01 C^4 u^2
+    \sigma`. So each sample's total is within :math:`E` of exact before its
+    rounding, as the careful path's; a sample is proven where :math:`E \le
+    2^{-20} u` times its total (or the total is 0: every hinge is 0). The
+    samples of a chunk with a score beyond ``_FAST_SCORES`` or not finite are
+    not proven (elsewhere :math:`\sigma` stays below :math:`2^{1000}`).
+    """
+    samples, classes = x.shape
+    listed = np.logical_and.accumulate(y >= 0, axis=1)
+    counts = np.add.reduce(listed, axis=1)
+    losses, proven = np.zeros(samples), np.zeros(samples, dtype=bool)
+    step = max(1, 2 * _BLOCK // (classes * classes))
+    buffers = [buffer.reshape(-1, classes) for buffer in
+               staggered("multilabel", 5, min(samples, step) * classes * classes)]
+    buffers[4][...] = 0.0
+    ones = np.ones(classes)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for start in range(0, samples, step):
+            stop = min(start + step, samples)
+            chunk = slice(start, stop)
+            top = max(float(np.maximum.reduce(x[chunk], axis=None)),
+                      -float(np.minimum.reduce(x[chunk], axis=None)))
+            if not (top <= _FAST_SCORES and classes < 2**40):  # nan too; 2 C^2 max(h) < 2**1000
+                continue
+            pairs = np.add.reduce(counts[chunk])
+            if not pairs:
+                proven[chunk] = True
+                continue
+            rows = np.repeat(np.arange(stop - start), counts[chunk])
+            picked = y[chunk][listed[chunk]]
+            scores, wide, second, others, zeros = (buffer[:pairs] for buffer in buffers)
+            x[chunk].take(rows, axis=0, out=scores)
+            hinge = _pair_hinges(scores, scores[np.arange(pairs), picked], wide, second, zeros)
+            mask = np.ones((stop - start, classes))
+            mask[rows, picked] = 0.0
+            hinge *= mask.take(rows, axis=0, out=others)  # the targets' own hinges drop out
+            reach = 2.0 * classes * classes * float(np.maximum.reduce(hinge, axis=None))
+            power = math.frexp(reach)[1] if reach > 0.0 else -1074
+            sigma = math.ldexp(1.0, max(power, _SIGMA_POWERS[0]))  # <= 2**1000: |x| <= 2**900
+            high = np.add(hinge, sigma, out=scores)
+            high -= sigma
+            hinge -= high  # the remainders
+            sums = np.empty((2, pairs))
+            np.dot(high, ones, out=sums[0])
+            np.dot(hinge, ones, out=sums[1])
+            first = np.flatnonzero(counts[chunk])
+            totals = np.zeros((2, stop - start))
+            totals[:, first] = np.add.reduceat(sums, (np.cumsum(counts[chunk]) - counts[chunk])[first],
+                                               axis=1)
+            total = totals[0] + totals[1]
+            bound = 1.01 * classes**4 * _U * _U * sigma / (2.0**-20 * _U)
+            proven[chunk] = (bound <= total) | (total == 0.0)  # 0: every hinge is 0, exactly
+            losses[chunk] = total / classes
+    return losses, proven
+
+
+def _pair_hinges(scores, picked, wide, second, zeros):
+    """``max(0, 1 - picked + scores)`` row by row, as in :func:`_hinges` (targets included).
+
+    The TwoSums of :func:`_hinges` on ``(P, C)`` scores and ``P`` picked
+    scores, a pair's ``1 - picked`` repeated along its row. ``scores`` is
+    overwritten, ``wide`` is scratch, ``zeros`` holds zeros (numpy's maximum
+    against an array is several times faster than against a scalar), and the
+    result is ``second``.
+    """
+    first = 1.0 - picked  # TwoSum(1, -picked): first + first_error
+    virtual = first - 1.0
+    first_error = (1.0 - (first - virtual)) - (picked + virtual)
+    np.copyto(wide, first[:, None])  # repeated along the row once: plain operations after
+    np.add(scores, wide, out=second)  # TwoSum(first, scores): second + error
+    np.subtract(second, wide, out=wide)  # the virtual score
+    scores -= wide
+    np.subtract(second, wide, out=wide)
+    np.subtract(first[:, None], wide, out=wide)
+    wide += scores  # the error
+    wide += first_error[:, None]
+    second += wide
+    return np.maximum(second, zeros, out=second)
 
 
 def multilabel_margin_loss_grad(input, target, *, reduction="mean"):

@@ -725,6 +725,8 @@ from typing import NamedTuple  # noqa: E402
 
 from ._compensated import two_sum as _two_sum  # noqa: E402
 from ._reduction import check_reduction as _check_reduction, reduce as _reduce  # noqa: E402
+from ._reduction import constant as _constant, elementwise as _elementwise  # noqa: E402
+from ._elementary import log1p as _log1p  # noqa: E402
 from ._validation import (  # noqa: E402
     as_float_array as _as_float_array,
     as_input_and_target as _as_input_and_target,
@@ -868,11 +870,106 @@ def _gaussian_elementwise(parts, full):
         half_quotient = np.ldexp(p.ratio, 2 * p.exponent - p.var_exponent - 1)
         half_quotient = np.where(p.plain, p.difference * p.difference / p.clamped * 0.5,
                                  half_quotient)
-        total, error = _two_sum(np.log(p.clamped) * 0.5, half_quotient)
+        total, error = _two_sum(_log(p.clamped, np.empty(np.shape(p.clamped))) * 0.5,
+                                half_quotient)
         if full:
             total, carry = _two_sum(total, _LOG_2PI_HIGH * 0.5)
             error += carry + _LOG_2PI_LOW * 0.5
         return total + error
+
+
+_SPLITTER = 134217729.0  # 2**27 + 1
+_SMALLEST_SQUARE = 2.0**-900
+"""A block with a nonzero squared difference below this is computed by the careful path."""
+_LOG_BAND = (1.0 + 2.0**-6, 1.0 + 2.0**-5)
+"""Where numpy's float64 log errs most (1.55 eps measured, against at most 1.07 eps elsewhere)."""
+
+
+def _log(v, out):
+    """``out = log(v)`` for ``v > 0``, within 1.1 eps: numpy's, and ``log1p(v - 1)`` on ``_LOG_BAND``.
+
+    On the band ``v - 1`` is exact and lossbook's ``log1p`` sums its series
+    there (within 0.6 eps). ``out`` may be ``v``.
+    """
+    band = np.flatnonzero((v >= _LOG_BAND[0]) & (v <= _LOG_BAND[1]))
+    near = v.take(band) - 1.0  # before ``out``, which may be ``v``, is written
+    np.log(v, out=out)
+    if band.size:
+        np.put(out, band, _log1p(near))
+    return out
+
+
+def _gaussian_kernel(eps, full, careful):
+    r"""The Gaussian NLL of one block in plain float64, its square kept exact.
+
+    With :math:`d = x - t = d_h + d_l` exactly (TwoSum) and :math:`d_h^2 = s +
+    e` exactly (Dekker's product), the numerator :math:`n = s + (e + 2 d_h
+    d_l)` drops only :math:`d_l^2` (below :math:`u^2 d^2`) and one rounding, so
+    :math:`q = n / v` errs by :math:`2u` relative. With :math:`\log v` within
+    1.1 eps (:func:`_log`) and the sum :math:`T = q + \log v` rounded once,
+    :math:`T` errs by :math:`3uq + 3.2u|\log v|`, within the documented 2 ulp
+    of :math:`q + |\log v|`; the loss is :math:`T/2`, exactly. ``full``
+    adds :math:`\log 2\pi` to the exact sum of the two (TwoSums) and rounds
+    once: :math:`2uq + 2.2u|\log v| + u|T|`, within 2 ulp of :math:`q +
+    |\log v| + \log 2\pi`. Where a square or a quotient overflows the value
+    is inf or nan, and ``careful`` (the exact path of
+    :func:`gaussian_nll_loss`) redoes it; a block with a nonzero square
+    below ``_SMALLEST_SQUARE``, whose subnormal roundings a small variance
+    could magnify, is redone by ``careful`` whole.
+    """
+    floor = _constant(eps)
+
+    def kernel(out, clamped, low, high, part, error, x, t, var):
+        np.subtract(x, t, out=out)  # d_h; TwoSum's error d_l = (x - (d_h - b)) - (t + b), b = d_h - x
+        np.subtract(out, x, out=low)
+        np.subtract(out, low, out=high)
+        np.subtract(x, high, out=high)
+        low += t
+        np.subtract(high, low, out=low)
+        low *= out  # 2 d_h d_l
+        low += low
+        np.multiply(out, _SPLITTER, out=high)  # Veltkamp's split of d_h: high + part
+        np.subtract(high, out, out=part)
+        high -= part
+        np.subtract(out, high, out=part)
+        out *= out  # s = fl(d_h^2); e = ((h h - s) + 2 h p) + p p
+        small = out < _SMALLEST_SQUARE
+        if small.any() and (out[small] != 0.0).any():
+            out[...] = careful(x, t, var)
+            return
+        np.multiply(high, high, out=error)
+        error -= out
+        high *= part
+        high += high
+        error += high
+        part *= part
+        error += part
+        error += low
+        out += error  # n
+        np.maximum(var, floor[:var.size], out=clamped)
+        out /= clamped  # q
+        logarithm = _log(clamped, out=clamped)
+        if not full:
+            out += logarithm
+        else:
+            np.add(out, logarithm, out=high)  # TwoSum(q, log v): high + error
+            np.subtract(high, out, out=low)
+            np.subtract(high, low, out=error)
+            np.subtract(out, error, out=error)
+            np.subtract(logarithm, low, out=low)
+            error += low
+            np.add(high, _LOG_2PI_HIGH, out=out)  # TwoSum(high, log 2 pi), rounded once
+            np.subtract(out, high, out=low)
+            np.subtract(out, low, out=part)
+            np.subtract(high, part, out=part)
+            np.subtract(_LOG_2PI_HIGH, low, out=low)
+            part += low
+            error += part
+            error += _LOG_2PI_LOW
+            out += error
+        out *= 0.5
+
+    return kernel
 
 
 def gaussian_nll_loss(input, target, var, *, full=False, eps=1e-6, reduction="mean"):
@@ -898,9 +995,11 @@ def gaussian_nll_loss(input, target, var, *, full=False, eps=1e-6, reduction="me
     within 2 ulp of the sum of the terms' magnitudes,
     :math:`\tfrac12 (|\log v_i| + (\hat y_i - y_i)^2 / v_i\ [+ \log 2\pi])`,
     and within 2 ulp of the loss itself where :math:`v_i \ge 1`. The
-    difference :math:`\hat y_i - y_i` and its square are carried with their
-    rounding errors and the sum is compensated, so the only roundings left are
-    those of the logarithm, of one division and of the result; nothing
+    difference :math:`\hat y_i - y_i` and its square are formed exactly
+    (TwoSum, Dekker's product) and rounded once, so the only roundings left
+    are that one, those of one division and of the logarithm (within 1.1 eps:
+    numpy's, or ``log1p(v - 1)`` on :math:`[1 + 2^{-6}, 1 + 2^{-5}]`, where
+    numpy's log errs by up to 1.55 eps), and that of the result; nothing
     overflows unless the loss does.
 
     Parameters
@@ -947,8 +1046,12 @@ def gaussian_nll_loss(input, target, var, *, full=False, eps=1e-6, reduction="me
     1.1931471805599454
     """
     x, t, v, eps, dtype = _gaussian_operands(input, target, var, full, eps, reduction)
-    loss = _gaussian_elementwise(_gaussian_parts(x, t, v.values, eps), full)
-    return _reduce(loss, reduction, dtype)
+
+    def careful(x, t, var):
+        return _gaussian_elementwise(_gaussian_parts(x, t, var, eps), full)
+
+    return _elementwise(_gaussian_kernel(eps, full, careful), [x, t, v.values], reduction, dtype,
+                        temporaries=5, repair=careful)
 
 
 def gaussian_nll_loss_grad(input, target, var, *, full=False, eps=1e-6, reduction="mean"):

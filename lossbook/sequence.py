@@ -15,9 +15,13 @@ in log space. Each merge of two or three log-path sums is a log-sum-exp, and
 the path sums themselves are carried in double length (a float64 ``hi`` and a
 float64 ``lo``), so the only roundings that reach the loss are those of the
 ``exp`` and ``log1p`` inside the merges. The recursion is vectorised over the
-batch and the extended labels; only the frames are looped over.
+batch and the extended labels; only the frames are looped over. For the loss
+alone it runs on chunks of samples sorted by their lengths, each with its own
+number of states and frames, in buffers that stay in the CPU cache; the
+gradient keeps every frame's states for the backward pass.
 """
 
+import math
 import numbers
 from fractions import Fraction
 from typing import NamedTuple
@@ -183,11 +187,11 @@ class _Lattice(NamedTuple):
     """bool ``(N, W)``: state ``s`` may be entered from ``s - 2`` (a label unlike the one before)."""
     emissions: np.ndarray
     """float64 ``(T', N, W)`` with ``T' = max(input_lengths)``: ``log_probs[t, n, labels[n, s]]``,
-    and ``-inf`` for the states past ``2 * target_lengths[n]``."""
+    and ``-inf`` for the states past ``2 * target_lengths[n]`` (``None`` where not needed)."""
 
 
-def _lattice(batch):
-    """The :class:`_Lattice` of a validated batch."""
+def _lattice(batch, emissions=True):
+    """The :class:`_Lattice` of a validated batch (``emissions`` ``None`` unless asked for)."""
     samples, longest = batch.labels.shape
     width = 2 * longest + 1
     labels = np.empty((samples, width), dtype=np.int64)
@@ -195,10 +199,26 @@ def _lattice(batch):
     labels[:, 1::2] = batch.labels
     skip = np.zeros((samples, width), dtype=bool)
     skip[:, 3::2] = batch.labels[:, 1:] != batch.labels[:, :-1]
+    if not emissions:
+        return _Lattice(labels, skip, None)
     frames = int(batch.input_lengths.max())
-    emissions = batch.log_probs[:frames, np.arange(samples)[:, None], labels]
-    emissions[:, np.arange(width) > 2 * batch.target_lengths[:, None]] = -np.inf
-    return _Lattice(labels, skip, emissions)
+    return _Lattice(labels, skip, _emissions(batch, labels, frames, np.arange(samples)))
+
+
+def _emissions(batch, labels, frames, samples):
+    """``log_probs[t, n, labels[n, s]]`` for the given samples, ``-inf`` past ``2 U_n``: ``(T, n, W)``."""
+    rows = labels[samples]
+    emissions = batch.log_probs[:frames, samples[:, None], rows]
+    emissions[:, np.arange(rows.shape[1]) > 2 * batch.target_lengths[samples][:, None]] = -np.inf
+    return emissions
+
+
+def _emissions_across(batch, labels, frames, samples):
+    """:func:`_emissions` laid out ``(T, W, n)``: for each frame, each state's samples in a row."""
+    rows = labels[samples].T
+    emissions = batch.log_probs[:frames, samples[None, :], rows]
+    emissions[:, np.arange(rows.shape[0])[:, None] > 2 * batch.target_lengths[samples]] = -np.inf
+    return emissions
 
 
 _LARGEST = np.finfo(np.float64).max
@@ -366,13 +386,15 @@ def _final_states(lengths):
     return np.stack([2 * lengths, np.where(lengths > 0, 2 * lengths - 1, -1)])
 
 
-def _forward(lattice, batch, keep=False):
-    """Log-likelihood of each sample as ``hi + lo``, and (``keep``) every log alpha.
+def _forward(lattice, batch):
+    """Log-likelihood of each sample as ``hi + lo``, and every log alpha.
 
     Returns ``(high, low, alpha_high, alpha_low)`` with ``high``/``low`` of
-    shape ``(N,)``; the alphas, of shape ``(T', N, W)``, are ``None`` unless
-    ``keep``. ``alpha[t, n, s]`` is the log of the summed probability of the
+    shape ``(N,)``; the alphas have shape ``(T', N, W)`` (``None`` for no
+    frames). ``alpha[t, n, s]`` is the log of the summed probability of the
     paths through the first ``t + 1`` frames that end in state ``s``.
+    :func:`_fast_forward` computes the same log-likelihoods without keeping
+    the alphas.
     """
     emissions, skip = lattice.emissions, lattice.skip
     frames, samples, width = emissions.shape
@@ -380,10 +402,7 @@ def _forward(lattice, batch, keep=False):
     high[batch.target_lengths == 0] = 0.0  # an empty target with an empty input
     if frames == 0:
         return high, low, None, None
-    if keep:
-        alpha_high, alpha_low = np.empty(emissions.shape), np.empty(emissions.shape)
-    else:
-        alpha_high, alpha_low = np.empty((1, samples, width)), np.empty((1, samples, width))
+    alpha_high, alpha_low = np.empty(emissions.shape), np.empty(emissions.shape)
     state_high, state_low = alpha_high[0], alpha_low[0]
     state_high.fill(-np.inf)
     state_high[:, :2] = emissions[0, :, :2]
@@ -396,8 +415,7 @@ def _forward(lattice, batch, keep=False):
         for t in range(frames):
             if t:
                 _fill(merge, state_high, state_low, skip, forward=True)
-                if keep:
-                    state_high, state_low = alpha_high[t], alpha_low[t]
+                state_high, state_low = alpha_high[t], alpha_low[t]
                 merge(state_high, state_low)
                 _add(state_high, state_low, emissions[t], state_high, state_low, work)
             done = np.flatnonzero(ends == t)
@@ -416,6 +434,189 @@ def _forward(lattice, batch, keep=False):
         low -= total - high
         low[~np.isfinite(total)] = 0.0
     return total, low, alpha_high, alpha_low
+
+
+_CHUNK = 2048
+"""Samples per chunk of :func:`_fast_forward` (its arrays stay in the CPU cache)."""
+
+
+class _Forward:
+    r"""The forward recursion of :func:`_forward_alphas` for a chunk of samples, in reused buffers.
+
+    The same arithmetic as :class:`_Merge` (three candidates) and :func:`_add`,
+    so the same errors: with :math:`m` the first largest candidate and the
+    shift :math:`h_m` made finite, each :math:`h_i - h_m` is split exactly
+    (TwoSum), :math:`l_i - l_m` is added to its error, the result rounded
+    with what the rounding left out (FastTwoSum) and :math:`e^{d_i}` taken as
+    :math:`e^{\hat d_i}(1 + r_i)`; the terms other than :math:`m`'s are added,
+    :math:`\log(1 + \cdot)` is taken as in :meth:`_Merge._log1p`, and
+    :math:`h_m + \log(\dots)`, then the emission, are added exactly (TwoSums)
+    and renormalised. What differs changes no value: the candidates are
+    views of the state, padded with two ``-inf`` states, instead of copies;
+    a state that is ``-inf`` may carry the largest double as its ``low``
+    where :class:`_Merge` has 0 (its term is 0 all the same, and the final
+    states' lows are cleaned before their merge); the first largest
+    candidate's low is picked by multiplying by 0 or 1; and the guards
+    against nan use ``fmin`` with the largest double (times a zero term, 0)
+    where :class:`_Merge` masks an addition.
+    """
+
+    def __init__(self, samples, width):
+        shape = (width, samples)  # states down, samples across: each state's row is contiguous
+        self.high = np.full((width + 2, samples), -np.inf)  # two -inf states before state 0
+        self.low = np.zeros((width + 2, samples))
+        (self._top, self._top_low, self._shift, self._rest, self._difference, self._error,
+         self._rounded, self._other, self._skipped) = (np.empty(shape) for _ in range(9))
+        self._largest = np.full(shape, _LARGEST)
+        self._equal, self._first, self._keep = (np.empty(shape, dtype=bool) for _ in range(3))
+
+    def step(self, penalty, emissions):
+        """One frame: merge each state's predecessors, then add the frame's emissions.
+
+        ``penalty`` is 0 where a state may be entered from two states back, and
+        ``-inf`` where it may not. Both arrays are ``(W, samples)``.
+        """
+        high, low = self.high, self.low
+        top, top_low, shift, rest = self._top, self._top_low, self._shift, self._rest
+        difference, error, rounded, other = (self._difference, self._error, self._rounded,
+                                             self._other)
+        equal, first, keep, largest = self._equal, self._first, self._keep, self._largest
+        np.add(high[:-2], penalty, out=self._skipped)
+        candidates = ((high[2:], low[2:]), (high[1:-1], low[1:-1]), (self._skipped, low[:-2]))
+        (h0, l0), (h1, l1), (h2, l2) = candidates
+        np.maximum(h0, h1, out=top)
+        np.maximum(top, h2, out=top)
+        # The first candidate equal to the largest (0, 1 or 2) and its low part, picked by
+        # multiplying by 0 or 1 (the lows are finite: a -inf state's is at most the largest double).
+        np.equal(h0, top, out=first)
+        np.equal(h1, top, out=equal)
+        np.multiply(l0, first, out=top_low)
+        np.logical_or(first, equal, out=keep)
+        np.logical_not(keep, out=keep)
+        np.multiply(l2, keep, out=other)
+        top_low += other
+        np.logical_not(first, out=keep)
+        keep &= equal
+        np.multiply(l1, keep, out=other)
+        top_low += other
+        np.maximum(top, -largest, out=shift)
+        rest.fill(0.0)
+        for index, (value, value_low) in enumerate(candidates):
+            # TwoSum: difference + error = value - shift exactly.
+            np.subtract(value, shift, out=difference)
+            np.subtract(difference, value, out=rounded)
+            np.subtract(difference, rounded, out=error)
+            np.subtract(value, error, out=error)
+            np.add(rounded, shift, out=rounded)
+            np.subtract(error, rounded, out=error)
+            error += value_low
+            error -= top_low
+            np.fmin(error, largest, out=error)  # nan (value = -inf) becomes finite
+            # FastTwoSum: rounded + error = difference + error.
+            np.add(difference, error, out=rounded)
+            np.subtract(difference, rounded, out=difference)
+            error += difference
+            np.fmin(error, largest, out=error)  # nan (value = -inf) becomes finite, so that ...
+            np.exp(rounded, out=rounded)
+            error *= rounded  # ... a zero term gives 0
+            rounded += error
+            if index == 0:  # keep every candidate but the first largest
+                np.logical_not(first, out=keep)
+            elif index == 1:
+                np.logical_not(equal, out=keep)
+                keep |= first
+            else:
+                np.logical_or(first, equal, out=keep)
+            rounded *= keep
+            rest += rounded
+        self._log1p(rest)
+        # TwoSum: top + rest = merged high + other, then the low parts.
+        merged_high, merged_low = high[2:], low[2:]  # the candidates are used up
+        np.add(top, rest, out=merged_high)
+        np.subtract(merged_high, top, out=other)
+        np.subtract(merged_high, other, out=difference)
+        np.subtract(top, difference, out=difference)
+        np.subtract(rest, other, out=other)
+        np.add(difference, other, out=other)
+        np.add(top_low, other, out=merged_low)
+        # The emissions, in double length (TwoSum, then FastTwoSum to renormalise).
+        np.add(merged_high, emissions, out=top)
+        np.subtract(top, merged_high, out=rounded)
+        np.subtract(top, rounded, out=error)
+        np.subtract(merged_high, error, out=error)
+        np.subtract(emissions, rounded, out=rounded)
+        error += rounded
+        error += merged_low
+        np.fmin(error, largest, out=error)
+        np.add(top, error, out=merged_high)
+        np.subtract(merged_high, top, out=top)
+        np.subtract(error, top, out=merged_low)
+        np.fmin(merged_low, largest, out=merged_low)  # nan (high = -inf) becomes finite
+
+    def _log1p(self, x):
+        """``x = log1p(x)`` in place (``x >= 0``), with :meth:`_Merge._log1p`'s band fixed."""
+        inside = np.flatnonzero((x >= _BAND[0]) & (x <= _BAND[1]))
+        pivoted = (x.take(inside) - _PIVOT) / (1.0 + _PIVOT)
+        np.log1p(x, out=x)
+        if inside.size:
+            pivoted = np.log1p(pivoted)
+            pivoted += _LOG1P_PIVOT[1]
+            pivoted += _LOG1P_PIVOT[0]
+            np.put(x, inside, pivoted)
+
+
+def _fast_forward(lattice, batch):
+    """Each sample's log-likelihood as ``hi + lo``: :func:`_forward_alphas` without the alphas.
+
+    Chunk by chunk of ``_CHUNK`` samples of similar lengths, with :class:`_Forward`.
+    """
+    samples = batch.labels.shape[0]
+    frames = int(batch.input_lengths.max())
+    high, low = np.full(samples, -np.inf), np.zeros(samples)
+    high[batch.target_lengths == 0] = 0.0  # an empty target with an empty input
+    if frames == 0:
+        return high, low
+    finals = _final_states(batch.target_lengths)
+    ends = batch.input_lengths - 1
+    # Samples sorted by target and input length, so that a chunk needs only its own longest
+    # extended target (states) and its own longest input (frames).
+    order = np.lexsort((batch.input_lengths, batch.target_lengths))
+    with np.errstate(all="ignore"):
+        for start in range(0, samples, _CHUNK):
+            chunk = order[start:start + _CHUNK]
+            states = 2 * int(batch.target_lengths[chunk[-1]]) + 1
+            steps = max(1, int(np.maximum.reduce(batch.input_lengths[chunk])))
+            forward = _Forward(chunk.size, states)
+            # (T, W, samples): each state's row contiguous.
+            across = _emissions_across(batch, lattice.labels[:, :states], steps, chunk)
+            penalty = np.where(lattice.skip[chunk, :states], 0.0, -np.inf).T.copy()
+            forward.high[2:4] = across[0, :2]
+            for t in range(steps):
+                if t:
+                    forward.step(penalty, across[t])
+                done = np.flatnonzero(ends[chunk] == t)
+                if done.size:
+                    high[chunk[done]], low[chunk[done]] = _finish(forward, done,
+                                                                   finals[:, chunk])
+        low[~np.isfinite(high)] = 0.0  # TwoSum's error there is nan
+        total = high + low  # renormalised: total is the double nearest high + low
+        low -= total - high
+        low[~np.isfinite(total)] = 0.0
+    return total, low
+
+
+def _finish(forward, done, finals):
+    """The log-likelihood of the samples ``done`` of a chunk: their final states merged."""
+    last = finals[:, done]
+    final = _Merge(2, (done.size,))
+    rows = np.broadcast_to(done, last.shape)
+    states_high = forward.high[last + 2, rows]
+    states_low = forward.low[last + 2, rows]
+    usable = (last >= 0) & (states_high != -np.inf)  # a -inf state's low is not 0
+    final.high[usable], final.low[usable] = states_high[usable], states_low[usable]
+    out_high, out_low = np.empty(done.size), np.empty(done.size)
+    final(out_high, out_low)
+    return out_high, out_low
 
 
 def _backward(lattice, batch):
@@ -455,8 +656,11 @@ def _backward(lattice, batch):
 
 def _log_likelihood(batch, keep=False):
     """The lattice, each sample's log-likelihood as ``hi + lo`` and (``keep``) the alphas."""
+    if not keep:
+        lattice = _lattice(batch, emissions=False)
+        return (lattice, *_fast_forward(lattice, batch), None, None)
     lattice = _lattice(batch)
-    high, low, alpha_high, alpha_low = _forward(lattice, batch, keep)
+    high, low, alpha_high, alpha_low = _forward(lattice, batch)
     return lattice, high, low, alpha_high, alpha_low
 
 
@@ -491,10 +695,41 @@ def _reduce(loss_high, loss_low, divisors, reduction, batch):
     total = Fraction(0)
     for divisor in np.unique(divisors):
         group = divisors == divisor
-        part = sum(map(Fraction, loss_high[group].tolist()), Fraction(0))
-        part += sum(map(Fraction, loss_low[group].tolist()), Fraction(0))
-        total += part / int(divisor)
-    return batch.dtype.type(float(total))
+        parts = _expansion(np.concatenate([loss_high[group], loss_low[group]]))
+        if parts is None:  # sums near float64's limit: add the values themselves
+            parts = np.concatenate([loss_high[group], loss_low[group]]).tolist()
+        total += sum(map(Fraction, parts), Fraction(0)) / int(divisor)
+    try:
+        return batch.dtype.type(float(total))
+    except OverflowError:  # beyond float64's range: correctly rounded, that is inf
+        return batch.dtype.type(math.inf if total > 0 else -math.inf)
+
+
+def _expansion(values):
+    r"""A few floats whose exact sum is that of the finite float64 ``values``, or ``None``.
+
+    Rump, Ogita and Oishi's extraction, repeated: with :math:`\sigma` a power
+    of two at least four times :math:`\sum |v|`, :math:`q = (\sigma + v) -
+    \sigma` and :math:`v - q` are exact, the :math:`q` are multiples of
+    :math:`2^{-53}\sigma` whose sum (in any order) stays below :math:`\sigma`,
+    so it is exact; the remainders, below :math:`2^{-53}\sigma` each, are
+    treated the same way until they vanish, which takes a few rounds (each
+    removes about :math:`53 - \log_2 n` bits). ``None`` where :math:`\sigma`
+    would overflow.
+    """
+    parts = []
+    while True:
+        with np.errstate(over="ignore"):
+            size = float(np.add.reduce(np.abs(values)))
+        if size == 0.0:
+            return parts
+        power = math.frexp(size)[1] + 2
+        if not (math.isfinite(size) and power <= 1020):
+            return None
+        sigma = math.ldexp(1.0, power)
+        high = (values + sigma) - sigma
+        parts.append(float(np.add.reduce(high)))
+        values = values - high
 
 
 def ctc_loss(log_probs, targets, input_lengths, target_lengths, *, blank=0, reduction="mean",

@@ -347,6 +347,26 @@ def test_triplet_margin_with_distance_loss_within_2ulp_of_its_terms(distance):
         assert ulp(computed, reference, scale) <= 2
 
 
+def test_triplet_losses_of_vectors_whose_squares_near_the_float64_limit():
+    """Differences near 1e153, squares near 1e307: their sums fit float64, 2 D times the largest not.
+
+    The plain pass cannot extract such sums and leaves the rows to the compensated path.
+    """
+    rng = np.random.default_rng(12)
+    anchor, positive, negative = (rng.normal(size=(5, 6)) * 1.2e153 for _ in range(3))
+    assert np.max((anchor - positive) ** 2) > np.finfo(float).max / 12
+    options = {"margin": 1.0, "reduction": "none"}
+    for function, distance in [(lb.triplet_margin_loss, {}),
+                               (lb.triplet_margin_with_distance_loss,
+                                {"distance_function": lb.squared_l2_distance})]:
+        twin = getattr(exact, function.__name__)
+        reference = twin(anchor, positive, negative, **options, **distance)
+        scale = twin(anchor, positive, negative, magnitude=True, **options, **distance)
+        assert np.isfinite(np.array(scale, dtype=float)).all()
+        assert ulp(function(anchor, positive, negative, **options, **distance), reference,
+                   scale) <= 2
+
+
 def test_margin_ranking_loss_within_1ulp_up_to_eps_squared():
     """Within 1 ulp of the loss, up to eps**2 (|x1| + |x2| + |margin|), also where the terms cancel."""
     rng = np.random.default_rng(8)
@@ -480,6 +500,21 @@ def test_sdml_loss_with_a_smoothing_whose_share_underflows():
     x1, x2 = ANCHOR[:4], POSITIVE[:4]
     options = {"smoothing_parameter": 5e-324, "reduction": "none"}
     assert ulp(lb.sdml_loss(x1, x2, **options), exact.sdml_loss(x1, x2, **options)) <= 2
+
+
+def test_sdml_loss_of_a_nearly_certain_match_between_large_vectors():
+    """Partners 1e-9 apart, others 26.5 and more apart at 1000: losses near 1e-305, still 2 ulp.
+
+    The fast distances err by about 1e-22 here, more than such a loss can absorb: those rows take
+    the compensated distances. The third row's loss underflows to 0.
+    """
+    x1 = np.array([[1000.0], [1026.5], [1060.0]])
+    x2 = x1 + np.array([[1e-9], [-2e-9], [3e-9]])
+    options = {"smoothing_parameter": 0.0, "reduction": "none"}
+    reference = exact.sdml_loss(x1, x2, **options)
+    assert float(reference[0]) < 1e-300
+    scale = exact.sdml_loss(x1, x2, magnitude=True, **options)
+    assert ulp(lb.sdml_loss(x1, x2, **options), reference, scale) <= 2
 
 
 def test_hand_examples():

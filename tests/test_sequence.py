@@ -534,6 +534,17 @@ def test_sum_and_mean_are_correctly_rounded():
                                        [exact.ctc_loss(*batch, reduction=reduction)])
 
 
+def test_sum_and_mean_near_the_float64_limit():
+    """Losses near 1.4e308: their sum rounds to inf, as exactly, and their mean is finite."""
+    log_probs = np.full((2, 2, 3), -7e307)
+    batch = (log_probs, np.array([[1], [2]]), np.array([2, 2]), np.array([1, 1]))
+    assert np.isfinite(lb.ctc_loss(*batch, reduction="none")).all()
+    for reduction in ("mean", "sum"):
+        exact.assert_correctly_rounded([lb.ctc_loss(*batch, reduction=reduction)],
+                                       [exact.ctc_loss(*batch, reduction=reduction)])
+    assert lb.ctc_loss(*batch, reduction="sum") == np.inf
+
+
 # Brute force: every alignment, enumerated.
 
 
