@@ -555,6 +555,25 @@ class LossEntry:
         unreduced = eval(spelling.expression, {"__builtins__": {}}, namespace)
         return unreduced if reduction == "none" else getattr(unreduced, reduction)()
 
+    def torch_grad_inputs(self, torch, tensors):
+        """Return the leaves torch differentiates by, and the tensors to feed its loss.
+
+        The leaves are the :attr:`differentiable` tensors, made to require
+        gradients; with :attr:`torch_grad_through_log_softmax` the input is fed
+        through ``log_softmax``, so that torch reports what
+        :meth:`torch_comparable_gradients` computes.
+
+        Returns
+        -------
+        tuple
+            ``(leaves, tensors)``: a list of tensors and the tuple to pass to
+            :meth:`torch_forward`.
+        """
+        leaves = [tensors[position].requires_grad_() for position in self.differentiable]
+        if self.torch_grad_through_log_softmax:  # torch's autograd reports logits' gradients
+            tensors = (torch.log_softmax(tensors[0], -1), *tensors[1:])
+        return leaves, tensors
+
     def gluon_arrays(self, batch):
         """Return the numpy arrays the gluon block takes for ``batch``, in its order.
 

@@ -1064,10 +1064,10 @@ def _same_shapes(names, values):
     return arrays
 
 
-def _vector_rows(array):
+def _vector_rows(array, problem="the inputs must hold vectors along their last axis"):
     """The rows (along the last axis) of an exact array, and the shape of the row index."""
     if array.ndim == 0:
-        raise ValueError("the inputs must hold vectors along their last axis, got a scalar")
+        raise ValueError(f"{problem}, got a scalar")
     return array.reshape(math.prod(array.shape[:-1]), array.shape[-1]), array.shape[:-1]
 
 
@@ -1405,14 +1405,6 @@ def sdml_loss(x1, x2, *, smoothing_parameter=0.3, reduction="mean", magnitude=Fa
 # Multi-label losses (lossbook.multilabel) and the Gaussian NLL (lossbook.regression).
 
 
-def _last_axis_rows(input):
-    """Exact scores as rows ``(samples, C)`` along the last axis, and the samples' shape."""
-    x = to_mpf(input)
-    if x.ndim == 0:
-        raise ValueError("input must have a class axis (its last); got a scalar")
-    return x.reshape(math.prod(x.shape[:-1]), x.shape[-1]), x.shape[:-1]
-
-
 @_reference
 def multilabel_soft_margin_loss(input, target, *, weight=None, reduction="mean", magnitude=False):
     r"""Multi-label soft-margin loss, exactly.
@@ -1444,7 +1436,7 @@ def multilabel_soft_margin_loss(input, target, *, weight=None, reduction="mean",
     """
     mp = _mpmath()
     _check_reduction(reduction)
-    rows, sample_shape = _last_axis_rows(input)
+    rows, sample_shape = _vector_rows(to_mpf(input), "input must have a class axis (its last)")
     y = _probabilities(target, "target")
     if y.shape != np.shape(input):
         raise ValueError(f"target must have the input's shape {np.shape(input)}, got {y.shape}")

@@ -216,9 +216,7 @@ def torch_grad(entry, batch, reduction=None):
     """
     torch = require("torch")
     tensors, arrays = entry.torch_tensors(torch, batch)
-    leaves = [tensors[position].requires_grad_() for position in entry.differentiable]
-    if entry.torch_grad_through_log_softmax:  # torch's autograd reports logits' gradients
-        tensors = (torch.log_softmax(tensors[0], -1), *tensors[1:])
+    leaves, tensors = entry.torch_grad_inputs(torch, tensors)
     loss = entry.torch_forward(torch, tensors, reduction or entry.torch.reduction, arrays)
     gradients = tuple(grad.numpy() for grad in torch.autograd.grad(loss.sum(), leaves))
     return gradients[0] if len(gradients) == 1 else gradients

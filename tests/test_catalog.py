@@ -53,12 +53,10 @@ def torch_values(entry, batch, reduction, grad=False):
     The gradients come as a tuple, one per differentiable array of the entry.
     """
     tensors, arrays = entry.torch_tensors(torch, batch)
-    leaves = [tensors[position].requires_grad_(grad) for position in entry.differentiable]
-    if grad and entry.torch_grad_through_log_softmax:  # CTC: torch reports the logits' gradient
-        tensors = (torch.log_softmax(tensors[0], -1), *tensors[1:])
-    loss = entry.torch_forward(torch, tensors, reduction, arrays)
     if not grad:
-        return loss.detach().numpy()
+        return entry.torch_forward(torch, tensors, reduction, arrays).numpy()
+    leaves, tensors = entry.torch_grad_inputs(torch, tensors)  # CTC: through log_softmax
+    loss = entry.torch_forward(torch, tensors, reduction, arrays)
     return tuple(gradient.numpy() for gradient in torch.autograd.grad(loss.sum(), leaves))
 
 

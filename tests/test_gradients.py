@@ -30,9 +30,7 @@ def batch_of(entry):
 def torch_gradients(entry, batch, reduction):
     """d(loss)/d(each differentiable array) of torch's spelling by torch.autograd ("none": summed)."""
     tensors, arrays = entry.torch_tensors(torch, batch)
-    leaves = [tensors[position].requires_grad_(True) for position in entry.differentiable]
-    if entry.torch_grad_through_log_softmax:  # CTC: torch reports the logits' gradient
-        tensors = (torch.log_softmax(tensors[0], -1), *tensors[1:])
+    leaves, tensors = entry.torch_grad_inputs(torch, tensors)  # CTC: through log_softmax
     out = entry.torch_forward(torch, tensors, reduction, arrays)
     return tuple(gradient.numpy() for gradient in torch.autograd.grad(out.sum(), leaves))
 
