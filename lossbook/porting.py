@@ -51,6 +51,17 @@ class PortingMismatch(AssertionError):
     """A framework differs from lossbook by more than the tolerance, after the entry's relation."""
 
 
+def _real_arrays(**arguments):
+    """The arguments as float64 arrays, in order; TypeError naming one that is not real numbers."""
+    arrays = []
+    for name, argument in arguments.items():
+        array = np.asarray(argument)
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must be real numbers, got an array of dtype {array.dtype}")
+        arrays.append(array.astype(np.float64))
+    return arrays
+
+
 def relative_difference(value, reference):
     r"""Return the largest relative difference :math:`\max_k |a_k - b_k| / |b_k|` of two arrays.
 
@@ -84,13 +95,7 @@ def relative_difference(value, reference):
     >>> lb.porting.relative_difference([1.5], [1.0])
     0.5
     """
-    arrays = []
-    for name, argument in (("value", value), ("reference", reference)):
-        array = np.asarray(argument)
-        if array.dtype.kind not in "biuf":
-            raise TypeError(f"{name} must be real numbers, got an array of dtype {array.dtype}")
-        arrays.append(array.astype(np.float64))
-    value, reference = arrays
+    value, reference = _real_arrays(value=value, reference=reference)
     if value.shape != reference.shape:
         return np.inf
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -566,13 +571,7 @@ def masked_mean(losses, mask, *, divisor="all"):
     """
     if divisor not in MASKED_MEAN_DIVISORS:
         raise ValueError(f"divisor must be one of {MASKED_MEAN_DIVISORS}, got {divisor!r}")
-    arrays = []
-    for name, argument in (("losses", losses), ("mask", mask)):
-        array = np.asarray(argument)
-        if array.dtype.kind not in "biuf":
-            raise TypeError(f"{name} must be real numbers, got an array of dtype {array.dtype}")
-        arrays.append(array.astype(np.float64))
-    losses, mask = arrays
+    losses, mask = _real_arrays(losses=losses, mask=mask)
     if mask.shape != losses.shape:
         raise ValueError(f"mask must have the shape of losses, {losses.shape}, got {mask.shape}")
     if losses.size == 0:
